@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up a virtual environment (if needed) and run lint, type checks and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${ITSRACE_VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
+"$VENV/bin/python" -m pip install --quiet -e ".[test]"
+"$VENV/bin/ruff" check src tests
+"$VENV/bin/mypy"
+"$VENV/bin/python" -m pytest "$@"

@@ -1,0 +1,1 @@
+"""The ``itsrace`` command line: one module per subcommand, registered in :mod:`itsrace.cli.main`."""

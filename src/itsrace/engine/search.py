@@ -1,0 +1,382 @@
+"""Exhaustive explicit-state search over a compiled model.
+
+Breadth-first by default, so the first counterexample found is a shortest one (invariants are
+checked when a state is expanded, level by level). Depth-first is available for memory-light
+hunting. The visited set is exact (a dict from state to parent, so traces are instant) or, with
+``fingerprints=True``, a compact sorted table of 64-bit keys (see :mod:`itsrace.engine.visited`).
+
+Limits (states, seconds, memory, depth) end the search with verdict ``inconclusive`` and the
+statistics so far, never with a wrong ``pass``. So does Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsrace.engine.compile import (
+    EV_ASSERTION,
+    EV_INVARIANT,
+    EV_QUIESCENT,
+    EV_TERMINAL,
+    Compiled,
+    compile_model,
+)
+from itsrace.engine.errors import ModelError
+from itsrace.engine.model import Model
+from itsrace.engine.trace import Trace, decanonicalise, path_to_trace
+from itsrace.engine.visited import FingerprintSet, fingerprint_collision_probability
+
+PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+
+
+@dataclass
+class Limits:
+    """Bounds on a search. ``None`` means unbounded."""
+
+    max_states: int | None = None
+    max_seconds: float | None = None
+    max_memory: int | None = None  # bytes of resident memory
+    max_depth: int | None = None
+
+
+@dataclass
+class Stats:
+    distinct_states: int = 0
+    transitions: int = 0
+    depth: int = 0
+    seconds: float = 0.0
+    states_per_second: float = 0.0
+    peak_rss_bytes: int = 0
+    bytes_per_state: float = 0.0
+    queue: int = 0
+    coverage: dict[str, list[int]] = field(default_factory=dict)  # action -> [fired, new states]
+    never_fired: list[str] = field(default_factory=list)
+    collision_probability: float | None = None  # fingerprint mode only
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "distinct_states": self.distinct_states,
+            "transitions": self.transitions,
+            "depth": self.depth,
+            "seconds": round(self.seconds, 3),
+            "states_per_second": round(self.states_per_second),
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "bytes_per_state": round(self.bytes_per_state, 1),
+            "never_fired": self.never_fired,
+            "collision_probability": self.collision_probability,
+        }
+
+
+@dataclass
+class Violation:
+    property: str
+    kind: str  # invariant | assertion | final | deadlock
+    doc: str
+    trace: Trace
+
+
+@dataclass
+class Result:
+    verdict: str  # pass | fail | inconclusive
+    violations: list[Violation]
+    stats: Stats
+    reason: str = ""  # why inconclusive
+    model: str = ""
+
+    @property
+    def violated(self) -> set[str]:
+        return {v.property for v in self.violations}
+
+
+def _rss_now() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class _Progress:
+    """A one-line progress display on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool | None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, states: int, queue: int, depth: int, start: float, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 1.0:
+            return
+        self.last = now
+        rate = states / max(now - start, 1e-9)
+        mem = _rss_now() / 2**20
+        sys.stderr.write(
+            f"\r  states {states:>12,}  queue {queue:>10,}  depth {depth:>4}  "
+            f"{rate:>10,.0f} st/s  mem {mem:>7,.0f} MiB "
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+class _Run:
+    """State shared between the driver and the ``on_event`` callback."""
+
+    def __init__(self, c: Compiled, stop_on_violation: bool, canon: Callable[[int], int] | None) -> None:
+        self.c = c
+        self.stop_on_violation = stop_on_violation
+        self.canon = canon
+        self.found: dict[str, tuple[str, int, int | None]] = {}  # prop -> (kind, state, action)
+        self.order: list[str] = []
+        n_props = len(c.properties)
+        self.targets = n_props + (1 if c.model.check_deadlock else 0)
+
+    def record(self, prop: str, kind: str, s: int, k: int | None) -> bool:
+        if prop not in self.found:
+            self.found[prop] = (kind, s, k)
+            self.order.append(prop)
+        return self.stop_on_violation or len(self.found) >= self.targets
+
+    def on_event(self, kind: int, idx: int, s: int, k: int) -> bool:
+        c = self.c
+        if kind == EV_INVARIANT:
+            return self.record(c.properties[idx].name, "invariant", s, None)
+        if kind == EV_ASSERTION:
+            return self.record(c.properties[idx].name, "assertion", s, k)
+        if kind == EV_TERMINAL and c.model.check_deadlock and not any(f(s) for f in c.rest_fns):
+            return self.record("deadlock", "deadlock", s, None)
+        if kind in (EV_TERMINAL, EV_QUIESCENT):
+            stop = False
+            for i, fn in c.final_fns:
+                if not fn(s):
+                    stop = self.record(c.properties[i].name, "final", s, None) or stop
+            return stop
+        return False
+
+
+def check(
+    model: Model | Compiled,
+    *,
+    strategy: str = "bfs",
+    fingerprints: bool = False,
+    limits: Limits | None = None,
+    stop_on_violation: bool = True,
+    progress: bool | None = None,
+    canon: Callable[[int], int] | None = None,
+    chunk: int = 4096,
+) -> Result:
+    """Explore every reachable state of ``model`` and check its properties.
+
+    ``strategy`` is ``"bfs"`` (shortest counterexamples) or ``"dfs"``. ``fingerprints=True``
+    stores 64-bit keys instead of states; when the packed state has more than 64 bits two
+    different states can in principle share a key, which could hide states (the result's
+    ``stats.collision_probability`` bounds that chance). ``stop_on_violation=False`` keeps
+    going and reports the first (shortest, with BFS) counterexample for every violated property.
+    ``canon`` maps states to a canonical representative (symmetry reduction).
+    """
+    if strategy not in ("bfs", "dfs"):
+        raise ModelError(f"unknown strategy {strategy!r}: use 'bfs' or 'dfs'")
+    c = model if isinstance(model, Compiled) else compile_model(model, canon=canon)
+    if canon is None and c.canonical:
+        raise ModelError("this compiled model canonicalises states; pass the same canon to check()")
+    limits = limits or Limits()
+    run = _Run(c, stop_on_violation, canon)
+    prog = _Progress(progress)
+    stats = Stats()
+    n_actions = len(c.actions)
+    fired = [0] * n_actions
+    gained = [0] * n_actions
+    rss0 = _rss_now()
+    start = time.monotonic()
+    reason = ""
+    parents: dict[int, int | None] | None = None
+    fpset: FingerprintSet | None = None
+    initial = list(dict.fromkeys(c.initial))
+
+    def over_limits(distinct: int, depth: int) -> str:
+        if limits.max_states is not None and distinct >= limits.max_states:
+            return f"state limit {limits.max_states:,} reached"
+        if limits.max_seconds is not None and time.monotonic() - start >= limits.max_seconds:
+            return f"time limit {limits.max_seconds:g} s reached"
+        if limits.max_memory is not None and _rss_now() >= limits.max_memory:
+            return f"memory limit {limits.max_memory / 2**20:,.0f} MiB reached"
+        return ""
+
+    depth = 0
+    try:
+        if fingerprints:
+            fpset = FingerprintSet(c.layout.bits)
+            frontier = fpset.add_new_states(initial)
+            expand_collect = c.expand_collect  # type: ignore[attr-defined]
+            while frontier:
+                if limits.max_depth is not None and depth >= limits.max_depth:
+                    reason = f"depth limit {limits.max_depth} reached"
+                    break
+                nxt: list[int] = []
+                stop = False
+                for i in range(0, len(frontier), chunk * 4):
+                    cand: list[int] = []
+                    r = expand_collect(frontier[i:i + chunk * 4], None, cand, run.on_event, fired, gained)
+                    if r < 0:
+                        stats.transitions += ~r
+                        stop = True
+                        break
+                    stats.transitions += r
+                    nxt.extend(fpset.add_new_states(cand))
+                    reason = over_limits(len(fpset), depth)
+                    if reason:
+                        break
+                    prog.update(len(fpset), len(frontier) - i + len(nxt), depth, start)
+                stats.queue = len(nxt)
+                if stop or reason:
+                    break
+                frontier = nxt
+                if frontier:
+                    depth += 1
+            stats.distinct_states = len(fpset)
+        elif strategy == "bfs":
+            parents = {s: None for s in initial}
+            frontier = list(parents)
+            expand = c.expand
+            while frontier:
+                if limits.max_depth is not None and depth >= limits.max_depth:
+                    reason = f"depth limit {limits.max_depth} reached"
+                    break
+                nxt = []
+                stop = False
+                for i in range(0, len(frontier), chunk):
+                    r = expand(frontier[i:i + chunk], parents, nxt, run.on_event, fired, gained)
+                    if r < 0:
+                        stats.transitions += ~r
+                        stop = True
+                        break
+                    stats.transitions += r
+                    reason = over_limits(len(parents), depth)
+                    if reason:
+                        break
+                    prog.update(len(parents), len(frontier) - i + len(nxt), depth, start)
+                stats.queue = len(nxt)
+                if stop or reason:
+                    break
+                frontier = nxt
+                if frontier:
+                    depth += 1
+            stats.distinct_states = len(parents)
+        else:  # dfs
+            parents = {s: None for s in initial}
+            stack = list(reversed(initial))
+            expand = c.expand
+            since = 0
+            while stack:
+                s = stack.pop()
+                r = expand((s,), parents, stack, run.on_event, fired, gained)
+                if r < 0:
+                    stats.transitions += ~r
+                    break
+                stats.transitions += r
+                depth = max(depth, len(stack))
+                since += 1
+                if since >= chunk:
+                    since = 0
+                    reason = over_limits(len(parents), 0)
+                    if reason:
+                        break
+                    prog.update(len(parents), len(stack), depth, start)
+            stats.queue = len(stack)
+            stats.distinct_states = len(parents)
+    except KeyboardInterrupt:
+        reason = "interrupted"
+        stats.distinct_states = len(parents) if parents is not None else (len(fpset) if fpset else 0)
+    except ModelError:
+        raise
+    except Exception as exc:  # an exception inside generated code is a bug in the model
+        raise c.model_error(exc) from exc
+    finally:
+        prog.done()
+
+    elapsed = time.monotonic() - start
+    stats.depth = depth
+    stats.seconds = elapsed
+    stats.states_per_second = stats.distinct_states / elapsed if elapsed > 0 else 0.0
+    stats.peak_rss_bytes = _peak_rss()
+    stats.bytes_per_state = max(0, _peak_rss() - rss0) / max(1, stats.distinct_states)
+    stats.coverage = {inst.name: [fired[inst.index], gained[inst.index]] for inst in c.actions}
+    stats.never_fired = [inst.name for inst in c.actions if fired[inst.index] == 0]
+    if fpset is not None:
+        stats.collision_probability = fingerprint_collision_probability(c.layout.bits, stats.distinct_states)
+
+    violations = [_violation(c, run, prop, parents, canon) for prop in run.order]
+    if violations:
+        verdict = FAIL
+    elif reason:
+        verdict = INCONCLUSIVE
+    else:
+        verdict = PASS
+    return Result(verdict, violations, stats, reason, c.model.name)
+
+
+def _violation(
+    c: Compiled, run: _Run, prop: str, parents: dict[int, int | None] | None, canon: Callable[[int], int] | None
+) -> Violation:
+    kind, s, k = run.found[prop]
+    if parents is not None and s in parents:
+        path = [s]
+        p = parents[s]
+        while p is not None:
+            path.append(p)
+            p = parents[p]
+        path.reverse()
+    else:
+        path = find_path(c, s, canon)
+    if canon is not None:
+        path = decanonicalise(c, path, canon)
+    note = f"check failed: {prop}" if kind == "assertion" else ""
+    trace = path_to_trace(c, path, prop, kind, k if kind == "assertion" else None, note)
+    doc = next((p.doc for p in c.properties if p.name == prop), "")
+    if kind == "deadlock":
+        doc = "Some process is blocked and no action is enabled."
+    return Violation(prop, kind, doc, trace)
+
+
+def find_path(c: Compiled, target: int, canon: Callable[[int], int] | None = None) -> list[int]:
+    """Shortest path from an initial state to ``target`` by a fresh exact BFS (fingerprint mode
+    keeps no parents, so traces are rebuilt this way; the search stops at ``target``'s depth)."""
+    parents: dict[int, int | None] = {s: None for s in c.initial}
+    frontier = list(parents)
+    while frontier and target not in parents:
+        nxt: list[int] = []
+        for s in frontier:
+            for _, t in c.successors(s):
+                if t < 0:
+                    continue
+                if canon is not None:
+                    t = canon(t)
+                if t not in parents:
+                    parents[t] = s
+                    nxt.append(t)
+        frontier = nxt
+    if target not in parents:
+        raise ModelError("internal error: violating state not reachable on re-search")
+    path = [target]
+    p = parents[target]
+    while p is not None:
+        path.append(p)
+        p = parents[p]
+    path.reverse()
+    return path
