@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsrace.engine.errors import ModelError
-from itsrace.engine.model import Model, VarDecl
+from itsrace.engine.model import Model, VarDecl, value_at
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,7 @@ class Layout:
         for slot in self.slots:
             decl = self.vars[slot.var]
             if slot.var in values:
-                v: Any = values[slot.var]
-                for i in slot.index:
-                    v = v[i]
-                v = int(v)
+                v = value_at(values[slot.var], slot.index)
             else:
                 v = decl.init_at(slot.index)
             if not slot.lo <= v <= slot.hi:

@@ -31,8 +31,11 @@ Level 2 (sequential processes with locks, translated into these actions) lives i
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import itertools
+import os
+import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +51,56 @@ def _where(fn: Callable[..., Any]) -> str:
     if code is None:
         return "<unknown>"
     return f"{code.co_filename}:{code.co_firstlineno}"
+
+
+_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_where() -> str | None:
+    """``file:line`` of the innermost caller outside the engine package (the model's line)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if os.path.dirname(os.path.abspath(filename)) != _ENGINE_DIR:
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def _located(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ModelErrors raised by a declaration method the model's file and line."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except ModelError as exc:
+            if exc.where is not None:
+                raise
+            raise ModelError(str(exc), _caller_where()) from exc
+
+    return wrapper
+
+
+def value_at(value: Any, index: tuple[int, ...]) -> int:
+    """The element at ``index`` of a scalar (same for every index) or of nested sequences."""
+    for i in index:
+        if isinstance(value, (int, bool)):
+            break
+        value = value[i]
+    return int(value)
+
+
+def _check_values(decl: VarDecl, value: Any) -> None:
+    """Raise ModelError unless ``value`` (scalar or nested sequences) fits ``decl``'s shape and domain."""
+    for index in decl.indices():
+        try:
+            v = value_at(value, index)
+        except (TypeError, IndexError, ValueError) as exc:
+            raise ModelError(f"variable '{decl.name}': value {value!r} does not match shape {decl.shape}") from exc
+        if not decl.lo <= v <= decl.hi:
+            label = decl.name + "".join(f"[{i}]" for i in index)
+            raise ModelError(f"{label} = {v} is outside its domain [{decl.lo}, {decl.hi}]")
 
 
 def _as_bounds(domain: Any, name: str) -> tuple[int, int]:
@@ -92,12 +145,7 @@ class VarDecl:
         return itertools.product(*(range(n) for n in self.shape))
 
     def init_at(self, index: tuple[int, ...]) -> int:
-        value = self.init
-        for i in index:
-            if isinstance(value, (int, bool)):
-                break
-            value = value[i]
-        return int(value)
+        return value_at(self.init, index)
 
     @property
     def size(self) -> int:
@@ -218,6 +266,7 @@ class Model:
         self.meta: dict[str, Any] = {}  # free-form: used by level 2 and by users
 
     # -- variables ---------------------------------------------------------------------------
+    @_located
     def var(
         self,
         name: str,
@@ -255,13 +304,7 @@ class Model:
         decl = VarDecl(
             name, lo, hi, shp, lo if init is None else init, kind, owner, sym_index, sym_value, doc
         )
-        for index in decl.indices():
-            try:
-                v = decl.init_at(index)
-            except (TypeError, IndexError, ValueError) as exc:
-                raise ModelError(f"variable '{name}': init {init!r} does not match shape {shp}") from exc
-            if not lo <= v <= hi:
-                raise ModelError(f"variable '{name}{list(index) if index else ''}': init {v} outside [{lo}, {hi}]")
+        _check_values(decl, decl.init)
         self.vars[name] = decl
         return decl
 
@@ -276,6 +319,11 @@ class Model:
             unknown = set(override) - set(self.vars)
             if unknown:
                 raise ModelError(f"initial state names unknown variable(s) {sorted(unknown)}", _where(fn))
+            for name, value in override.items():
+                try:
+                    _check_values(self.vars[name], value)
+                except ModelError as exc:
+                    raise ModelError(f"initial state: {exc}", _where(fn)) from exc
             self.initial_overrides.append(dict(override))
         return fn
 
@@ -362,6 +410,41 @@ class Model:
         names used in ``check`` are registered automatically)."""
         if not any(p.name == name for p in self.properties):
             self.properties.append(PropertyDef(name, "assertion", doc))
+
+    # -- level 2: processes (implemented in itsrace.engine.process) ------------------------------
+    def process(self, fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+        """Decorator: a sequential process, translated into step actions. See
+        :func:`itsrace.engine.process.add_process` for the options (instances, cpu, irq, ...)."""
+        from itsrace.engine import process as _process
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            _process.add_process(self, f, **options)
+            return f
+
+        return register(fn) if fn is not None else register
+
+    def procedure(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator: a helper function that processes call; inlined at each call site."""
+        from itsrace.engine import process as _process
+
+        _process.add_procedure(self, fn)
+        return fn
+
+    def spinlock(self, name: str, shape: int | Sequence[int] = (), *, sym: str | None = None, doc: str = "") -> VarDecl:
+        """Declare a spinlock (or an array of them): 0 when free, owner pid + 1 when held."""
+        from itsrace.engine import process as _process
+
+        return _process.declare_spinlock(self, name, shape, sym=sym, doc=doc)
+
+    def rwlock(self, name: str, shape: int | Sequence[int] = (), *, sym: str | None = None, doc: str = "") -> VarDecl:
+        """Declare a reader-writer lock (or an array of them)."""
+        from itsrace.engine import process as _process
+
+        return _process.declare_rwlock(self, name, shape, sym=sym, doc=doc)
+
+    def set_lock_order(self, names: Sequence[str]) -> None:
+        """Declare the lock order (outermost first); taking them out of order violates 'lock-order'."""
+        self.lock_order = list(names)
 
     def property_names(self) -> list[str]:
         names = [p.name for p in self.properties]

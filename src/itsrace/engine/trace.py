@@ -60,13 +60,15 @@ class Trace:
             raise ModelError(f"not an itsrace trace (expected format {TRACE_FORMAT!r})")
         try:
             steps = [TraceStep(**st) for st in data["steps"]]
-            return cls(
+            trace = cls(
                 model=data["model"], property=data["property"], kind=data["kind"],
                 initial=data["initial"], steps=steps, final=data.get("final", {}),
                 params=data.get("params", {}),
             )
         except (KeyError, TypeError) as exc:
             raise ModelError(f"trace file is missing or has a malformed field: {exc}") from exc
+        _validate(trace)
+        return trace
 
     @classmethod
     def load(cls, path: str) -> Trace:
@@ -75,6 +77,35 @@ class Trace:
                 return cls.from_json(fh.read())
         except OSError as exc:
             raise ModelError(f"cannot read trace '{path}': {exc.strerror}") from exc
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _validate(trace: Trace) -> None:
+    """Reject a loaded trace whose fields have the wrong types (so replay never crashes on one)."""
+    def bad(what: str) -> ModelError:
+        return ModelError(f"trace file has a malformed field: {what}")
+
+    for name in ("model", "property", "kind"):
+        if not isinstance(getattr(trace, name), str):
+            raise bad(f"'{name}' must be a string")
+    for name in ("initial", "final"):
+        values = getattr(trace, name)
+        if not isinstance(values, dict) or not all(_is_int(v) for v in values.values()):
+            raise bad(f"'{name}' must map variables to integers")
+    if not isinstance(trace.params, dict):
+        raise bad("'params' must be an object")
+    for n, st in enumerate(trace.steps, start=1):
+        if not isinstance(st.action, str):
+            raise bad(f"step {n}: 'action' must be a string")
+        if not isinstance(st.changes, dict) or not all(
+            isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v) for v in st.changes.values()
+        ):
+            raise bad(f"step {n}: 'changes' must map variables to [old, new]")
+        if not isinstance(st.reads, dict):
+            raise bad(f"step {n}: 'reads' must be an object")
 
 
 def make_step(c: Compiled, k: int, before: int, after: int | None, note: str = "") -> TraceStep:
@@ -119,9 +150,14 @@ def path_to_trace(
     )
 
 
+def model_initial_states(c: Compiled) -> list[int]:
+    """The model's own initial states (``c.initial`` holds canonical ones under symmetry)."""
+    return [c.layout.encode(ov) for ov in c.model.initial_overrides or [{}]]
+
+
 def decanonicalise(c: Compiled, canon_path: list[int], canon: Any) -> list[int]:
     """Follow a path of canonical states with actual successors, so the trace is a real run."""
-    start = next((s for s in c.initial if canon(s) == canon_path[0]), canon_path[0])
+    start = next((s for s in model_initial_states(c) if canon(s) == canon_path[0]), canon_path[0])
     actual = [start]
     for target in canon_path[1:]:
         nxt = next((t for _, t in c.successors(actual[-1]) if t >= 0 and canon(t) == target), None)
@@ -141,17 +177,24 @@ class ReplayResult:
 def replay(c: Compiled, trace: Trace) -> ReplayResult:
     """Re-execute ``trace`` on the compiled model; report reproduction or the divergence."""
     layout = c.layout
-    labels = {sl.label: i for i, sl in enumerate(layout.slots)}
-    unknown = set(trace.initial) - set(labels)
+    by_label = {sl.label: sl for sl in layout.slots}
+    unknown = set(trace.initial) - set(by_label)
     if unknown:
         return ReplayResult(False, f"trace names variables the model does not have: {sorted(unknown)[:5]}", 0)
-    by_label = {sl.label: sl for sl in layout.slots}
+    missing = [label for label in by_label if label not in trace.initial]
+    if missing:
+        return ReplayResult(False, f"the trace's initial state lacks {missing[:5]}", 0)
     s = 0
     for label, value in trace.initial.items():
         sl = by_label[label]
         if not sl.lo <= value <= sl.hi:
             return ReplayResult(False, f"initial {label} = {value} outside its domain", 0)
         s |= (value - sl.lo) << sl.off
+    starts = model_initial_states(c)
+    if s not in starts:
+        nearest = layout.flat(starts[0])
+        diff = [f"{lbl}={v} (model: {nearest[lbl]})" for lbl, v in layout.flat(s).items() if v != nearest[lbl]]
+        return ReplayResult(False, f"the trace does not start in an initial state of the model: {', '.join(diff[:4])}", 0)
     names = {inst.name: inst.index for inst in c.actions}
     for n, step in enumerate(trace.steps, start=1):
         k = names.get(step.action)
@@ -166,9 +209,11 @@ def replay(c: Compiled, trace: Trace) -> ReplayResult:
             ok = prop == trace.property and n == len(trace.steps)
             return ReplayResult(ok, f"step {n}: check '{prop}' fails" + ("" if ok else " (unexpected here)"), None if ok else n)
         expected = layout.flat(s)
-        for label, (_old, new) in step.changes.items():
+        for label, (old, new) in step.changes.items():
             if label not in expected:
                 return ReplayResult(False, f"step {n}: unknown variable {label}", n)
+            if expected[label] != old:
+                return ReplayResult(False, f"step {n}: {label} is {expected[label]} before the step (trace: {old})", n)
             expected[label] = new
         got = layout.flat(t)
         if got != expected:

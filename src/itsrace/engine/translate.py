@@ -449,12 +449,9 @@ class Translator:
 
     def stmts(self, body: list[ast.stmt], top: bool = False) -> list[ast.stmt]:
         out: list[ast.stmt] = []
-        for i, stmt in enumerate(body):
-            if top and self.is_require(stmt):
-                cond = self.expr(stmt.value.args[0])  # type: ignore[attr-defined]
-                rest = self.stmts(body[i + 1:], top=True)
-                out.append(ast.copy_location(ast.If(cond, rest or [ast.Pass()], []), stmt))
-                return out
+        for stmt in body:
+            # A non-leading require disables the whole action (raises _Disabled), wherever it
+            # stands; it must not let the statements before it produce a partial successor.
             out.extend(self.stmt(stmt))
         return out
 
@@ -559,6 +556,8 @@ class Translator:
         return node
 
     def state_write(self, target: ast.expr, value: ast.expr, stmt: ast.stmt) -> list[ast.stmt]:
+        if self.allow_return:  # a property: its writes would silently go nowhere
+            raise self.err("properties only read the state; they cannot assign state variables", stmt)
         var, indices, _ = self.split_access(target)
         decl = self.layout.vars[var]
         consts, exprs = self.resolve_indices(var, indices, target)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up a virtual environment (if needed) and run itsrace's main job on its built-in default.
+# Extra arguments are passed to `itsrace check` (e.g. --scenario discard-vs-lpi).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${ITSRACE_VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
+"$VENV/bin/python" -m pip install --quiet -e .
+exec "$VENV/bin/itsrace" check "$@"

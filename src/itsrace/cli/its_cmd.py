@@ -1,0 +1,53 @@
+"""``itsrace its``: drive the architectural ITS emulator.
+
+``itsrace its run SCRIPT`` runs an ITS script (the format is documented in ``docs/its.md`` and
+in :mod:`itsrace.its.script`) and prints the LPIs delivered and the errors the ITS logged.
+Exit status: 0 when the script ran (ITS errors are output, not failures), 1 when an
+``expect`` line failed, 2 for a script that cannot be read, parsed or carried out.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from itsrace.cli.common import EXIT_BAD_INPUT, OneLineParser, UsageError
+from itsrace.its.script import ScriptError, run_script
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``its`` subcommand and its ``run`` action."""
+    its = subparsers.add_parser(
+        "its",
+        help="run the architectural GICv3 ITS emulator",
+        description="Drive the architectural GICv3 ITS emulator.",
+    )
+    its.set_defaults(func=lambda args: _usage(its))
+    actions = its.add_subparsers(dest="its_action", metavar="ACTION", parser_class=OneLineParser)
+    run_parser = actions.add_parser(
+        "run",
+        help="run an ITS script and print deliveries and errors",
+        description="Run an ITS script: register writes, commands, MSIs, acks and EOIs per CPU.",
+    )
+    run_parser.add_argument("script", metavar="SCRIPT", help="the script file (see docs/its.md)")
+    run_parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the script named by ``args.script``; returns the exit status."""
+    path = Path(args.script)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot read {args.script}: {reason}") from None
+    try:
+        return run_script(text).exit_status
+    except ScriptError as exc:
+        raise UsageError(f"{args.script}:{exc.line}: {exc.message}") from None
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_BAD_INPUT

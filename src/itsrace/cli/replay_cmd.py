@@ -1,0 +1,103 @@
+"""``itsrace replay TRACE.json``: re-execute a saved counterexample against its model.
+
+    itsrace replay TRACE.json [--set NAME=VALUE ...] [--trace-style STYLE] [--quiet]
+
+The trace names its model and the parameters it was built with (``trace.params``, filled in by
+``itsrace bench --trace-out`` and later ``itsrace check``); the model is rebuilt from the
+registry (:mod:`itsrace.engine.registry`), every step is executed again, and the end state is
+checked against the violated property. Typical use: keep the trace of a bug, fix the model or
+the design, and replay to see whether the bug is gone. ``--set NAME=VALUE`` changes one build
+parameter first: ``itsrace replay bug.json --set bug=false`` replays the trace of the buggy
+variant on the fixed one.
+
+Output is the trace (unless ``--quiet``) and one verdict line:
+
+``reproduces: <how the property fails>``
+    every step is enabled and does what the trace says, and the property fails at the end;
+``diverges at step N: <what differs>``
+    step N is not enabled, unknown, or changes other values than recorded (step 0 is the initial
+    state); ``does not reproduce: <why>`` when every step replays but the property now holds.
+
+Exit status: 0 the trace reproduces; 1 it diverges or does not reproduce (the bug is gone or the
+model changed); 2 bad input (missing or malformed file, unknown model, bad parameters). These
+differ from ``check``/``bench`` on purpose: for ``replay``, success *is* the violation showing up
+again, so a regression script can say ``itsrace replay bug.json || echo "bug no longer occurs"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from itsrace.cli.common import EXIT_OK, EXIT_VIOLATION, UsageError
+from itsrace.engine import ModelError, ReplayResult, Trace, compile_model, replay
+from itsrace.engine.registry import model_for_trace, parse_value
+from itsrace.engine.report import STYLES, format_trace
+
+EXIT_REPRODUCES = EXIT_OK
+EXIT_DIVERGES = EXIT_VIOLATION
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="re-execute a saved counterexample trace against its model",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog="exit status: 0 reproduces, 1 diverges or does not reproduce, 2 bad input",
+    )
+    parser.add_argument("trace", metavar="TRACE.json", help="a trace saved by --trace-out")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+        help="change a model parameter before replaying (repeatable), e.g. --set bug=false",
+    )
+    parser.add_argument("--trace-style", choices=STYLES, default="auto", help="how to print the trace")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        trace = Trace.load(args.trace)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from None
+    params = {**trace.params, **parse_overrides(args.overrides)}
+    try:
+        model = model_for_trace(trace.model, params)
+        compiled = compile_model(model)
+    except ModelError as exc:
+        raise UsageError(f"{args.trace}: {exc}") from None
+    if model.name != trace.model:
+        print(f"note: the trace was found in model {trace.model}; replaying it on {model.name}")
+    result = replay(compiled, trace)
+    if not args.quiet:
+        print(format_trace(trace, args.trace_style))
+        print()
+    print(verdict_line(result))
+    return EXIT_REPRODUCES if result.reproduces else EXIT_DIVERGES
+
+
+def parse_overrides(items: list[str]) -> dict[str, int | bool]:
+    """``["bug=false", "vcpus=3"]`` -> ``{"bug": False, "vcpus": 3}``."""
+    out: dict[str, int | bool] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        try:
+            out[name.strip().replace("-", "_")] = parse_value(value)
+        except ModelError as exc:
+            raise UsageError(f"--set {item}: {exc}") from None
+    return out
+
+
+def verdict_line(result: ReplayResult) -> str:
+    """``reproduces: ...``, ``diverges at step N: ...`` or ``does not reproduce: ...``."""
+    if result.reproduces:
+        return f"reproduces: {result.message}"
+    if result.diverged_at is not None:
+        message = result.message
+        prefix = f"step {result.diverged_at}: "
+        if message.startswith(prefix):  # the engine's messages already name the step
+            message = message[len(prefix):]
+        return f"diverges at step {result.diverged_at}: {message}"
+    return f"does not reproduce: {result.message}"

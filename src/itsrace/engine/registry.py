@@ -1,0 +1,145 @@
+"""Named, parameterised models that the command line can build: ``itsrace bench`` runs them and
+``itsrace replay`` rebuilds one from a saved trace.
+
+A trace records *how* its model was built in ``trace.params``::
+
+    {"model": "lpi-toy", "vcpus": 2, "lpis": 2, "bug": true}
+
+``model`` is the registry name; the other keys are the build parameters. :func:`model_for_trace`
+turns that back into the :class:`~itsrace.engine.model.Model`, so a counterexample saved today can
+be re-executed after the model has changed and tell whether it still reproduces.
+
+Adding a model means adding one :class:`ModelEntry` to :data:`MODELS`: its name, a one-line
+summary, the module and function that build it (imported only when used, so the command line
+starts fast) and its parameters. Parameters are small integers or flags; each becomes a
+``--name`` option of ``itsrace bench``. Models are built through a
+:class:`~itsrace.engine.spec.ModelSpec`, so a registry-built model can also be sent to parallel
+workers or recorded in a checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from itsrace.engine.errors import ModelError
+from itsrace.engine.model import Model
+from itsrace.engine.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Param:
+    """One build parameter: an integer in ``[lo, hi]`` (``hi`` may be open) or a flag."""
+
+    name: str
+    kind: type  # int or bool
+    default: Any
+    help: str
+    lo: int | None = None
+    hi: int | None = None
+
+    @property
+    def option(self) -> str:
+        """The command-line spelling: ``--vcpus``."""
+        return "--" + self.name.replace("_", "-")
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` if it is valid for this parameter; raise ModelError otherwise."""
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise ModelError(f"parameter '{self.name}' must be true or false, not {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ModelError(f"parameter '{self.name}' must be an integer, not {value!r}")
+        if self.lo is not None and value < self.lo:
+            raise ModelError(f"{self.option} must be at least {self.lo} (got {value})")
+        if self.hi is not None and value > self.hi:
+            raise ModelError(f"{self.option} must be at most {self.hi} (got {value})")
+        return value
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model the command line knows by name."""
+
+    name: str
+    summary: str
+    module: str  # "itsrace.models.lpi_toy"
+    function: str  # takes the parameters as keywords and returns the Model
+    params: tuple[Param, ...]
+
+    def resolve(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Complete ``given`` with defaults and check every value; unknown names are errors."""
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ModelError(f"model '{self.name}' has no parameter(s) {', '.join(unknown)}")
+        return {p.name: p.check(given[p.name]) if p.name in given else p.default for p in self.params}
+
+    def spec(self, given: Mapping[str, Any]) -> ModelSpec:
+        """The recipe for this model with ``given`` parameters (defaults for the rest)."""
+        return ModelSpec(self.module, self.function, self.resolve(given))
+
+    def build(self, given: Mapping[str, Any]) -> Model:
+        """Build the model with ``given`` parameters (defaults for the rest)."""
+        return self.spec(given).build()
+
+    def builder(self) -> Callable[..., Model]:
+        """The builder function (imports its module)."""
+        return ModelSpec(self.module, self.function).resolve()
+
+    def trace_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """What a trace stores to be rebuilt later: ``{"model": name, **resolved params}``."""
+        return {"model": self.name, **self.resolve(params)}
+
+
+MODELS: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in (
+        ModelEntry(
+            name="lpi-toy",
+            summary="LPI delivery through one list register per vCPU (shared/bench/lpi-toy.md)",
+            module="itsrace.models.lpi_toy",
+            function="build",
+            params=(
+                Param("vcpus", int, 3, "number of vCPUs (one list register each)", lo=1, hi=16),
+                Param("lpis", int, 4, "number of LPIs", lo=1, hi=64),
+                Param("bug", bool, False, "drop the 'not already in some LR' clause from Inject"),
+            ),
+        ),
+    )
+}
+
+
+def get(name: str) -> ModelEntry:
+    """The entry called ``name``; a ModelError listing the known names otherwise."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model '{name}' (known: {', '.join(sorted(MODELS))})") from None
+
+
+def model_for_trace(model: str, params: Mapping[str, Any]) -> Model:
+    """Rebuild the model a trace was found in from its ``trace.model`` and ``trace.params``.
+
+    ``params["model"]`` names the registry entry; traces without it fall back to ``trace.model``
+    (a registry name). The caller may have changed parameters on purpose (replaying a bug's trace
+    on the fixed variant), so the rebuilt model's name is not required to match ``model``.
+    """
+    build_params = dict(params)
+    entry = get(str(build_params.pop("model", model)))
+    return entry.build(build_params)
+
+
+def parse_value(text: str) -> int | bool:
+    """A parameter value from the command line: an integer, or true/false (yes/no, on/off)."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    try:
+        return int(lowered)
+    except ValueError:
+        raise ModelError(f"value {text!r} is neither an integer nor true/false") from None
