@@ -191,7 +191,7 @@ class _Builder:
         for action in self.model.actions:
             for binding in action.instances():
                 k = len(self.instances)
-                tr = translate_action(lambda a=action, b=binding, k=k: self.translator(a, b, f"T{k}_"), action.body)
+                tr = translate_action(self._translator_factory(action, binding, f"T{k}_"), action.body)
                 shown = {p: binding[p] for p in action.params}
                 if action.process:
                     name = f"{action.process} {action.label or action.name}"
@@ -201,6 +201,9 @@ class _Builder:
                     ActionInstance(k, action, binding, name, frozenset(tr.reads), frozenset(tr.writes))
                 )
                 self.translated.append(tr)
+
+    def _translator_factory(self, action: ActionDef, binding: dict[str, Any], prefix: str) -> Callable[[], Translator]:
+        return lambda: self.translator(action, binding, prefix)
 
     def predicate(self, prop: PropertyDef, prefix: str) -> tuple[str | None, list[str], set[int], str]:
         tr = self.translator(prop, {}, prefix)
@@ -419,7 +422,7 @@ class _Builder:
             invariant_fns=inv_fns,
             final_fns=final_fns,
             rest_fns=[g[n] for n in rest_names],
-            quiescent_fn=(lambda s, fs=[g[q] for q in qnames]: any(f(s) for f in fs)) if qnames else None,
+            quiescent_fn=_any_of([g[q] for q in qnames]) if qnames else None,
             line_map=em.line_map,
             filename=filename,
             canonical=self.canon is not None,
@@ -451,6 +454,10 @@ class _Builder:
                 seen.add(s)
                 states.append(s)
         return states
+
+
+def _any_of(fns: list[Callable[[int], bool]]) -> Callable[[int], bool]:
+    return lambda s: any(f(s) for f in fns)
 
 
 def _dump_source(name: str, digest: str, source: str) -> None:

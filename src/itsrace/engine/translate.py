@@ -151,7 +151,7 @@ class Translator:
         if isinstance(value, _CONST_TYPES):
             return ast.Constant(value)
         if isinstance(value, tuple) and all(isinstance(v, _CONST_TYPES) for v in value):
-            return ast.Constant(value)
+            return ast.Constant(value)  # type: ignore[arg-type]  # tuples of constants are valid
         return ast.Name(self.ns.add(value, hint), ast.Load())
 
     def try_fold(self, node: ast.expr) -> ast.expr:
@@ -521,10 +521,10 @@ class Translator:
         return [self.loc(ast.If(ast.UnaryOp(ast.Not(), test), [self.raise_("_CheckFailed", [ast.Constant(k)])], []), stmt)]
 
     def assign(self, stmt: ast.Assign | ast.AnnAssign | ast.AugAssign) -> list[ast.stmt]:
+        targets: list[ast.expr]
         if isinstance(stmt, ast.AugAssign):
-            target = stmt.target
-            current = copy.deepcopy(target)
-            current = self._as_load(current)
+            target: ast.expr = stmt.target
+            current = self._as_load(copy.deepcopy(target))
             value: ast.expr = ast.BinOp(current, stmt.op, stmt.value)
             targets = [target]
         elif isinstance(stmt, ast.AnnAssign):
@@ -552,7 +552,7 @@ class Translator:
     def _as_load(node: ast.expr) -> ast.expr:
         for sub in ast.walk(node):
             if hasattr(sub, "ctx"):
-                sub.ctx = ast.Load()  # type: ignore[attr-defined]
+                sub.ctx = ast.Load()
         return node
 
     def state_write(self, target: ast.expr, value: ast.expr, stmt: ast.stmt) -> list[ast.stmt]:

@@ -1,0 +1,210 @@
+"""``itsrace check``: model-check a vITS/vGIC design on a scenario.
+
+    itsrace check                                  # Xen 4.10 on every named scenario: a table
+    itsrace check --design xen-4.10 --scenario discard-vs-lpi [--json] [--trace-out FILE]
+    itsrace check --scenario my-scenario.toml --design my_design.py
+
+With ``--scenario``, the whole state space of the design on that scenario is explored and every
+property is checked (``itsrace list properties``). When one fails, the shortest counterexample
+is printed as a per-CPU timeline (``--trace-style`` picks the engine's other views) and
+``--trace-out FILE`` saves it as JSON. Without ``--scenario``, every shipped scenario is checked
+and a table is printed: scenario, verdict, states, seconds, violated properties.
+
+``--scenario`` and ``--design`` take a name (``itsrace list scenarios`` / ``designs``) or a
+path (a ``.toml`` scenario, a ``.py`` file defining ``DESIGN``). ``--mutate NAME`` injects a
+named fault into the model (``itsrace list mutations``), to see a property fail.
+
+Exit status: 0 every property holds on the whole state space (of every scenario), 1 a property
+is violated, 2 bad input (unknown name, broken scenario or design file), 3 inconclusive (a limit
+from ``--max-states``/``--max-seconds`` stopped a search; no violation was found before it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from itsrace.cli.common import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, UsageError
+
+DEFAULT_DESIGN = "xen-4.10"
+TRACE_STYLES = ("cpu", "timeline", "steps", "compact")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="model-check a vITS/vGIC design on a scenario (no arguments: Xen 4.10 on every scenario)",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog="exit status: 0 every property holds, 1 a property fails, 2 bad input, 3 inconclusive",
+    )
+    parser.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE.py",
+                        help=f"design to check (default {DEFAULT_DESIGN}; see 'itsrace list designs')")
+    parser.add_argument("--scenario", metavar="NAME|FILE.toml",
+                        help="scenario to check (default: every shipped scenario; see 'itsrace list scenarios')")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (a list without --scenario)")
+    parser.add_argument("--trace-out", metavar="FILE", help="save the shortest counterexample as a JSON trace")
+    parser.add_argument("--trace-style", choices=TRACE_STYLES, default="cpu",
+                        help="how to print a counterexample (default: per-CPU timeline)")
+    parser.add_argument("--all-traces", action="store_true",
+                        help="print a counterexample for every violated property, not only the shortest")
+    parser.add_argument("--max-states", type=int, metavar="N", help="stop (inconclusive) after N distinct states")
+    parser.add_argument("--max-seconds", type=float, metavar="S", help="stop (inconclusive) after S seconds")
+    parser.add_argument("--mutate", action="append", default=[], metavar="NAME",
+                        help="inject a named fault (repeatable; see 'itsrace list mutations')")
+    parser.set_defaults(func=run)
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from itsrace.engine import Limits
+
+    if args.max_states is not None and args.max_states < 1:
+        raise UsageError("--max-states must be at least 1")
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        raise UsageError("--max-seconds must be positive")
+    return Limits(max_states=args.max_states, max_seconds=args.max_seconds)
+
+
+def _load(args: argparse.Namespace, scenario: str) -> tuple[Any, Any]:
+    from itsrace.designs import DesignError, get_design
+    from itsrace.hyp.scenario import ScenarioError, load_scenario
+
+    try:
+        design = get_design(args.design)
+    except DesignError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+    return design, sc
+
+
+def check_one(design: Any, scenario: Any, mutations: list[str], limits: Any) -> tuple[Any, Any, float]:
+    """Build and check; returns (model, result, seconds including the build)."""
+    from itsrace.engine import ModelError, check_model
+    from itsrace.hyp import build_model
+    from itsrace.hyp.scenario import ScenarioError
+
+    start = time.monotonic()
+    try:
+        model = build_model(design, scenario, frozenset(mutations))
+    except (ScenarioError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        result = check_model(model, stop_on_violation=False, limits=limits, progress=False)
+    except ModelError as exc:
+        raise UsageError(f"model error: {exc}") from None
+    return model, result, time.monotonic() - start
+
+
+def _exit_code(verdicts: list[str]) -> int:
+    if "fail" in verdicts:
+        return EXIT_VIOLATION
+    if "inconclusive" in verdicts:
+        return EXIT_INCONCLUSIVE
+    return EXIT_OK
+
+
+def _shortest(result: Any) -> Any:
+    return min(result.violations, key=lambda v: len(v.trace.steps))
+
+
+def _as_json(design: Any, scenario: Any, result: Any, seconds: float, mutations: list[str]) -> dict[str, Any]:
+    return {
+        "design": design.name,
+        "scenario": scenario.name,
+        "mutations": sorted(mutations),
+        "verdict": result.verdict,
+        "reason": result.reason,
+        "states": result.stats.distinct_states,
+        "transitions": result.stats.transitions,
+        "seconds": round(seconds, 3),
+        "violated": sorted(result.violated),
+        "violations": [
+            {"property": v.property, "kind": v.kind, "doc": v.doc, "steps": len(v.trace.steps),
+             "trace": json.loads(v.trace.to_json())}
+            for v in result.violations
+        ],
+    }
+
+
+def _print_trace(violation: Any, model: Any, style: str) -> None:
+    if style == "cpu":
+        from itsrace.hyp.timeline import format_timeline
+
+        print(format_timeline(violation.trace, model.meta["consts"]["VCPU_PCPU"], violation.doc))
+    else:
+        from itsrace.engine.report import format_violation
+
+        print(format_violation(violation, style))
+
+
+def run(args: argparse.Namespace) -> int:
+    limits = _limits(args)
+    if args.scenario is None:
+        return _run_table(args, limits)
+    design, scenario = _load(args, args.scenario)
+    model, result, seconds = check_one(design, scenario, args.mutate, limits)
+    if args.trace_out and result.violations:
+        trace = _shortest(result).trace
+        trace.params = {"model": "hyp", "design": design.name, "scenario": scenario.source or scenario.name,
+                        "mutations": sorted(args.mutate)}
+        try:
+            trace.save(args.trace_out)
+        except OSError as exc:
+            raise UsageError(f"cannot write '{args.trace_out}': {exc.strerror}") from None
+    if args.json:
+        print(json.dumps(_as_json(design, scenario, result, seconds, args.mutate), indent=2))
+        return _exit_code([result.verdict])
+    head = f"{design.name} on {scenario.name}: {result.verdict.upper()}"
+    print(f"{head} ({result.stats.distinct_states:,} states, {seconds:.1f} s)")
+    if result.reason:
+        print(f"inconclusive: {result.reason}")
+    if result.violations:
+        print(f"violated: {', '.join(sorted(result.violated))}")
+        print()
+        shown = sorted(result.violations, key=lambda v: len(v.trace.steps))
+        for v in shown if args.all_traces else shown[:1]:
+            _print_trace(v, model, args.trace_style)
+            print()
+        if not args.all_traces and len(shown) > 1:
+            print(f"(shortest counterexample shown; --all-traces prints one for each of the {len(shown)} properties)")
+    return _exit_code([result.verdict])
+
+
+def _run_table(args: argparse.Namespace, limits: Any) -> int:
+    from itsrace.designs import DesignError, get_design
+    from itsrace.hyp.scenario import load_named, scenario_names
+
+    if args.trace_out:
+        raise UsageError("--trace-out needs --scenario")
+    try:
+        design = get_design(args.design)
+    except DesignError as exc:
+        raise UsageError(str(exc)) from None
+    rows: list[dict[str, Any]] = []
+    names = scenario_names()
+    if not args.json:
+        print(f"design {design.name}: {design.summary}")
+        print(f"{'scenario':28} {'verdict':13} {'states':>9} {'seconds':>8}  violated properties")
+    for name in names:
+        scenario = load_named(name)
+        _model, result, seconds = check_one(design, scenario, args.mutate, limits)
+        row = _as_json(design, scenario, result, seconds, args.mutate)
+        rows.append(row)
+        if not args.json:
+            print(f"{name:28} {result.verdict.upper():13} {result.stats.distinct_states:>9,} {seconds:8.1f}  "
+                  f"{', '.join(sorted(result.violated)) or '-'}", flush=True)
+    if args.json:
+        for row in rows:
+            row.pop("violations")
+        print(json.dumps(rows, indent=2))
+    else:
+        total = sum(r["seconds"] for r in rows)
+        print(f"{len(rows)} scenarios, {total:.1f} s. Details: itsrace check --scenario NAME "
+              f"(counterexamples as per-CPU timelines); findings: docs/findings.md")
+    sys.stdout.flush()
+    return _exit_code([r["verdict"] for r in rows])

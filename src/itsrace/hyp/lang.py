@@ -1,0 +1,97 @@
+"""How the hypervisor model's functions are written and specialised to a scenario.
+
+The model is ordinary module-level Python in the engine's process language (``vgic.py``,
+``lr.py``, ...), so it reads like the C it models. Its sizes and encodings (``NC`` vCPUs,
+``NL`` list registers, the design's answers, ...) are imported from :mod:`itsrace.hyp.consts`,
+where they are placeholders. :func:`specialise` gives every tagged function a copy of its globals
+in which those names hold the scenario's values, and every model function's name refers to its
+specialised copy (so a call from ``vgic_vcpu_inject_irq`` to ``gic_raise_guest_irq`` reaches the
+procedure registered with *this* model). Building two models with different scenarios in one
+process is therefore safe: nothing global is ever modified.
+
+Tags (they only mark the function; :mod:`itsrace.hyp.build` registers it):
+
+``@procedure``          an engine procedure (inlined at every call site)
+``@process(opts)``      a process; ``opts(K)`` returns the keyword options for ``m.process``
+``@action(params)``     a level-1 action; ``params(K)`` returns its parameter domains
+``@invariant`` / ``@final``   a property (its name is the function's ``NAME`` tag, see below)
+``@pure``               a helper called inside steps; specialised too, so it may use constants
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+TAG = "_itsrace_hyp"
+
+
+def _tag(kind: str, **extra: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(fn, TAG, {"kind": kind, **extra})
+        return fn
+
+    return mark
+
+
+def procedure(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``fn(self, s, ...)`` as a procedure of the hypervisor model."""
+    return _tag("procedure")(fn)
+
+
+def pure(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a pure helper (called inside a step) so it sees the scenario's constants."""
+    return _tag("pure")(fn)
+
+
+def process(opts: Callable[[Any], dict[str, Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a process; ``opts(K)`` gives ``instances``, ``name``, ``cpu``, ``irq``, ``restart``."""
+    return _tag("process", opts=opts)
+
+
+def action(params: Callable[[Any], dict[str, Iterable[int]]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a level-1 action; ``params(K)`` gives its parameter domains."""
+    return _tag("action", params=params)
+
+
+def invariant(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return _tag("invariant", name=name)
+
+
+def final(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return _tag("final", name=name)
+
+
+def tagged(module: types.ModuleType) -> list[tuple[str, Callable[..., Any], dict[str, Any]]]:
+    """The tagged functions of ``module`` in source order."""
+    out: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
+    for name, value in vars(module).items():
+        info = getattr(value, TAG, None)
+        if info is not None and isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+            out.append((name, value, info))
+    out.sort(key=lambda item: item[1].__code__.co_firstlineno)
+    return out
+
+
+def specialise(modules: Iterable[types.ModuleType], consts: dict[str, Any]
+               ) -> list[tuple[str, Callable[..., Any], dict[str, Any]]]:
+    """Copies of every tagged function of ``modules`` sharing one globals dict: the modules'
+    globals, then ``consts``, then the copies themselves under their names."""
+    mods = list(modules)
+    shared: dict[str, Any] = {}
+    for mod in mods:
+        shared.update(vars(mod))
+    shared.update(consts)
+    out: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
+    for mod in mods:
+        for name, fn, info in tagged(mod):
+            assert isinstance(fn, types.FunctionType)
+            clone = types.FunctionType(fn.__code__, shared, fn.__name__, fn.__defaults__, fn.__closure__)
+            clone.__doc__ = fn.__doc__
+            clone.__module__ = fn.__module__
+            clone.__qualname__ = fn.__qualname__
+            setattr(clone, TAG, info)
+            shared[name] = clone
+            out.append((name, clone, info))
+    return out
