@@ -150,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
     model, result, seconds = check_one(design, scenario, args.mutate, limits)
     if args.trace_out and result.violations:
         trace = _shortest(result).trace
-        trace.params = {"model": "hyp", "design": design.name, "scenario": scenario.source or scenario.name,
+        # a design loaded from a file is recorded by its path, so replay can load it again
+        recorded = args.design if args.design.endswith(".py") else design.name
+        trace.params = {"model": "hyp", "design": recorded, "scenario": scenario.source or scenario.name,
                         "mutations": sorted(args.mutate)}
         try:
             trace.save(args.trace_out)

@@ -10,6 +10,11 @@ the design, and replay to see whether the bug is gone. ``--set NAME=VALUE`` chan
 parameter first: ``itsrace replay bug.json --set bug=false`` replays the trace of the buggy
 variant on the fixed one.
 
+Hypervisor-model traces (``itsrace check --scenario S --trace-out F``) record
+``{"model": "hyp", "design": D, "scenario": S, "mutations": [...]}``; the same design, scenario
+and faults are rebuilt (names or file paths). ``--set design=null-check`` replays a Xen 4.10
+counterexample on another design, ``--set mutations=`` without the injected faults.
+
 Output is the trace (unless ``--quiet``) and one verdict line:
 
 ``reproduces: <how the property fails>``
@@ -31,7 +36,7 @@ from typing import Any
 
 from itsrace.cli.common import EXIT_OK, EXIT_VIOLATION, UsageError
 from itsrace.engine import ModelError, ReplayResult, Trace, compile_model, replay
-from itsrace.engine.registry import model_for_trace, parse_value
+from itsrace.engine.registry import get_for_trace, model_for_trace, parse_value
 from itsrace.engine.report import STYLES, format_trace
 
 EXIT_REPRODUCES = EXIT_OK
@@ -60,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         trace = Trace.load(args.trace)
     except ModelError as exc:
         raise UsageError(str(exc)) from None
-    params = {**trace.params, **parse_overrides(args.overrides)}
     try:
+        params = {**trace.params, **typed_overrides(trace, args.overrides)}
         model = model_for_trace(trace.model, params)
         compiled = compile_model(model)
     except ModelError as exc:
@@ -85,6 +90,29 @@ def parse_overrides(items: list[str]) -> dict[str, int | bool]:
             raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
         try:
             out[name.strip().replace("-", "_")] = parse_value(value)
+        except ModelError as exc:
+            raise UsageError(f"--set {item}: {exc}") from None
+    return out
+
+
+def typed_overrides(trace: Trace, items: list[str]) -> dict[str, Any]:
+    """``--set`` values read the way the trace's model declares them: a string parameter
+    (``design=null-check``) is kept as text, a list parameter split at commas; parameters the
+    model does not declare, and models the registry does not know, are read by
+    :func:`parse_overrides` (and then rejected when the model is built)."""
+    try:
+        entry = get_for_trace(str(trace.params.get("model", trace.model)))
+    except ModelError:
+        return parse_overrides(items)
+    params = {p.name: p for p in entry.params}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        try:
+            out[name] = params[name].parse(text) if name in params else parse_value(text)
         except ModelError as exc:
             raise UsageError(f"--set {item}: {exc}") from None
     return out

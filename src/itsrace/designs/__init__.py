@@ -11,11 +11,12 @@ import importlib.util
 from pathlib import Path
 
 from itsrace.designs.base import Design, DesignError
+from itsrace.designs.kvm_refcount import DESIGN as KVM_REFCOUNT
 from itsrace.designs.null_check import DESIGN as NULL_CHECK
 from itsrace.designs.unmapped_tag import DESIGN as UNMAPPED_TAG
 from itsrace.designs.xen_4_10 import DESIGN as XEN_4_10
 
-DESIGNS: dict[str, Design] = {d.name: d for d in (XEN_4_10, UNMAPPED_TAG, NULL_CHECK)}
+DESIGNS: dict[str, Design] = {d.name: d for d in (XEN_4_10, UNMAPPED_TAG, NULL_CHECK, KVM_REFCOUNT)}
 
 
 def get_design(name_or_path: str) -> Design:

@@ -27,10 +27,23 @@ The decision points (field: question, the Xen 4.10 answer first):
 ``inject_checks_tag``
     Does the injection path drop an LPI whose ``pending_irq`` is tagged UNMAPPED? (Only
     meaningful with ``discard = "tag"``.)
+``refcount``
+    Is a ``pending_irq`` a reference-counted object, like KVM's ``vgic_irq``? Xen: no. With
+    ``True`` (the ``kvm-refcount`` design, ``docs/hyp-model.md``): every ITE holds a reference,
+    so does membership of a vCPU's ``inflight_irqs`` (KVM's ap_list), and the injection path
+    takes a transient one with a *try-get* in the same step as its lookup; the put that drops
+    the last reference evicts the object from the index (radix tree = KVM's ``lpi_xa``) in that
+    same step; a MAPTI of a vINTID whose object is still alive shares it (objects are per
+    vINTID); MAPD V=0 frees only unreferenced objects (the rest are freed by their final put);
+    the index is read under RCU and written under an IRQ-safe lock, so lookups never wait.
 ``unmap_free``
     When MAPD V=0 frees the ``pend_irqs`` array: ``"immediate"`` (Xen: after discarding every
     event, gic-v3-its.c:558-561), ``"deferred"`` (when the last tagged ``pending_irq`` has been
     retired: Andre's count-down).
+
+``discard`` also accepts ``"put"`` (only with ``refcount``): DISCARD drops only the ITE's
+reference; the object stays indexed, on its vCPU's lists and in its LR until the vCPU's exit
+syncs the EOIed LR and drops the list reference (KVM's ``its_free_ite``).
 
 Writing your own design: make a ``Design(...)`` with the answers you want and either register
 it in :data:`itsrace.designs.DESIGNS` or put it in a Python file as ``DESIGN = Design(...)`` and
@@ -42,7 +55,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 STALE_LR = ("null-or-pristine", "null", "tag")
-DISCARD = ("reinit", "tag")
+DISCARD = ("reinit", "tag", "put")
 UNMAP_FREE = ("immediate", "deferred")
 
 
@@ -63,6 +76,7 @@ class Design:
     discard: str = "reinit"
     inject_checks_tag: bool = False
     unmap_free: str = "immediate"
+    refcount: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -74,6 +88,9 @@ class Design:
             raise DesignError(f"design '{self.name}': discard must be one of {', '.join(DISCARD)}")
         if self.unmap_free not in UNMAP_FREE:
             raise DesignError(f"design '{self.name}': unmap_free must be one of {', '.join(UNMAP_FREE)}")
+        if (self.discard == "put") != self.refcount:
+            raise DesignError(f"design '{self.name}': discard='put' and refcount=True go together "
+                              "(only a reference-counted object can outlive its ITE)")
         tagging = self.discard == "tag"
         if tagging != (self.stale_lr == "tag"):
             raise DesignError(f"design '{self.name}': discard='tag' and stale_lr='tag' go together "

@@ -11,8 +11,15 @@ be re-executed after the model has changed and tell whether it still reproduces.
 
 Adding a model means adding one :class:`ModelEntry` to :data:`MODELS`: its name, a one-line
 summary, the module and function that build it (imported only when used, so the command line
-starts fast) and its parameters. Parameters are small integers or flags; each becomes a
-``--name`` option of ``itsrace bench``. Models are built through a
+starts fast) and its parameters. Parameters of :data:`MODELS` (the benchmarks) are small
+integers or flags; each becomes a ``--name`` option of ``itsrace bench``.
+
+:data:`TRACE_MODELS` holds models that are only *rebuilt from traces*, not benchmarked: the
+hypervisor model (``"hyp"``: a design, a scenario and mutations, all strings), which
+``itsrace check --trace-out`` records as ``{"model": "hyp", "design": ..., "scenario": ...,
+"mutations": [...]}``. Their parameters may also be strings (``kind=str``) or lists of strings
+(``kind=str, many=True``); they are not ``bench`` options. :func:`get` finds benchmarks, :func:`get_for_trace` both kinds.
+Models are built through a
 :class:`~itsrace.engine.spec.ModelSpec`, so a registry-built model can also be sent to parallel
 workers or recorded in a checkpoint.
 """
@@ -30,14 +37,16 @@ from itsrace.engine.spec import ModelSpec
 
 @dataclass(frozen=True)
 class Param:
-    """One build parameter: an integer in ``[lo, hi]`` (``hi`` may be open) or a flag."""
+    """One build parameter: an integer in ``[lo, hi]`` (``hi`` may be open), a flag, a string,
+    or (``kind=str, many=True``) a list of strings, stored sorted so equal sets compare equal."""
 
     name: str
-    kind: type  # int or bool
+    kind: type  # int, bool or str
     default: Any
     help: str
     lo: int | None = None
     hi: int | None = None
+    many: bool = False  # only with kind=str: a list of strings
 
     @property
     def option(self) -> str:
@@ -46,6 +55,8 @@ class Param:
 
     def check(self, value: Any) -> Any:
         """Return ``value`` if it is valid for this parameter; raise ModelError otherwise."""
+        if self.kind is str:
+            return self._check_str(value)
         if self.kind is bool:
             if not isinstance(value, bool):
                 raise ModelError(f"parameter '{self.name}' must be true or false, not {value!r}")
@@ -57,6 +68,25 @@ class Param:
         if self.hi is not None and value > self.hi:
             raise ModelError(f"{self.option} must be at most {self.hi} (got {value})")
         return value
+
+    def _check_str(self, value: Any) -> Any:
+        if not self.many:
+            if not isinstance(value, str) or not value:
+                raise ModelError(f"parameter '{self.name}' must be a non-empty string, not {value!r}")
+            return value
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+            raise ModelError(f"parameter '{self.name}' must be a list of strings, not {value!r}")
+        return sorted(set(value))
+
+    def parse(self, text: str) -> Any:
+        """A value for this parameter from the command line (``--set NAME=TEXT``): integers and
+        flags as :func:`parse_value` reads them, a string as it is, a list comma-separated
+        (``--set mutations=`` is the empty list)."""
+        if self.kind is not str:
+            return self.check(parse_value(text))
+        if self.many:
+            return self.check([part.strip() for part in text.split(",") if part.strip()])
+        return self.check(text.strip())
 
 
 @dataclass(frozen=True)
@@ -112,12 +142,39 @@ MODELS: dict[str, ModelEntry] = {
 }
 
 
+TRACE_MODELS: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in (
+        ModelEntry(
+            name="hyp",
+            summary="the hypervisor model (itsrace check): a vITS/vGIC design on a scenario",
+            module="itsrace.hyp.build",
+            function="build_from_names",
+            params=(
+                Param("design", str, "xen-4.10", "design name or design file (.py)"),
+                Param("scenario", str, "spurious-after-remove", "scenario name or scenario file (.toml)"),
+                Param("mutations", str, [], "injected faults (itsrace list mutations)", many=True),
+            ),
+        ),
+    )
+}
+
+
 def get(name: str) -> ModelEntry:
-    """The entry called ``name``; a ModelError listing the known names otherwise."""
+    """The benchmark called ``name``; a ModelError listing the known names otherwise."""
     try:
         return MODELS[name]
     except KeyError:
         raise ModelError(f"unknown model '{name}' (known: {', '.join(sorted(MODELS))})") from None
+
+
+def get_for_trace(name: str) -> ModelEntry:
+    """The entry a trace names: a benchmark or a trace-only model (:data:`TRACE_MODELS`)."""
+    entry = MODELS.get(name) or TRACE_MODELS.get(name)
+    if entry is None:
+        known = ", ".join(sorted({*MODELS, *TRACE_MODELS}))
+        raise ModelError(f"unknown model '{name}' (known: {known})")
+    return entry
 
 
 def model_for_trace(model: str, params: Mapping[str, Any]) -> Model:
@@ -128,7 +185,7 @@ def model_for_trace(model: str, params: Mapping[str, Any]) -> Model:
     on the fixed variant), so the rebuilt model's name is not required to match ``model``.
     """
     build_params = dict(params)
-    entry = get(str(build_params.pop("model", model)))
+    entry = get_for_trace(str(build_params.pop("model", model)))
     return entry.build(build_params)
 
 

@@ -23,15 +23,25 @@ MODEL_MODULES = (pending_irq, lr, vgic, its_cmds, lpi, vcpu, properties)
 
 
 class DesignLike(Protocol):
-    """What the model asks a design (see :class:`itsrace.designs.base.Design`)."""
+    """What the model asks a design (see :class:`itsrace.designs.base.Design`); read-only, so
+    a frozen dataclass satisfies it."""
 
-    name: str
-    mapti_pristine: bool
-    pristine_lr_scan: bool
-    stale_lr: str
-    discard: str
-    inject_checks_tag: bool
-    unmap_free: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def mapti_pristine(self) -> bool: ...
+    @property
+    def pristine_lr_scan(self) -> bool: ...
+    @property
+    def stale_lr(self) -> str: ...
+    @property
+    def discard(self) -> str: ...
+    @property
+    def inject_checks_tag(self) -> bool: ...
+    @property
+    def unmap_free(self) -> str: ...
+    @property
+    def refcount(self) -> bool: ...
 
 
 def build_model(design: DesignLike, scenario: Scenario, mutations: frozenset[str] | set[str] = frozenset()) -> Model:
@@ -68,9 +78,42 @@ def build_model(design: DesignLike, scenario: Scenario, mutations: frozenset[str
     return m
 
 
+def build_from_names(design: str, scenario: str, mutations: list[str] | tuple[str, ...] = ()) -> Model:
+    """The model ``itsrace check --design DESIGN --scenario SCENARIO --mutate ...`` checks, from
+    the strings a trace records in its ``params`` (the registry's ``"hyp"`` model, used by
+    ``itsrace replay``).
+
+    ``design`` is a shipped design's name or a ``.py`` design file; ``scenario`` a shipped
+    scenario's name, a ``.toml`` path, or the file name a shipped scenario records as its source
+    (``"discard-vs-lpi.toml"``: a path that does not exist but names a shipped scenario). Any
+    problem is a one-line :class:`~itsrace.engine.ModelError`.
+    """
+    from pathlib import Path
+
+    from itsrace.designs import DesignError, get_design
+    from itsrace.engine import ModelError
+    from itsrace.hyp.scenario import ScenarioError, load_named, load_scenario, scenario_names
+
+    try:
+        the_design = get_design(design)
+    except DesignError as exc:
+        hint = "" if design.endswith(".py") else (
+            "; a design read from a file is recorded by its name: replay with --set design=FILE.py")
+        raise ModelError(f"{exc}{hint}") from None
+    try:
+        stem = scenario[:-5] if scenario.endswith(".toml") else ""
+        if stem and "/" not in scenario and not Path(scenario).is_file() and stem in scenario_names():
+            the_scenario = load_named(stem)
+        else:
+            the_scenario = load_scenario(scenario)
+        return build_model(the_design, the_scenario, frozenset(mutations))
+    except (ScenarioError, ValueError) as exc:
+        raise ModelError(str(exc)) from None
+
+
 def _json_consts(K: dict[str, Any]) -> dict[str, Any]:
     keep = ("NC", "NL", "ND", "NE", "NQ", "NV", "NCOL", "VCPU_PCPU")
     return {k: K[k] for k in keep}
 
 
-__all__ = ["MUTATIONS", "DesignLike", "build_model"]
+__all__ = ["MUTATIONS", "DesignLike", "build_from_names", "build_model"]

@@ -84,6 +84,8 @@ D_STALE_PRISTINE = True
 D_TAG = False
 D_INJECT_TAG = False
 D_DEFERRED_FREE = False
+D_REFCOUNT = False  # kvm-refcount: p_ref counts ITE and transient references (see designs.base)
+RMAX = 3  # largest p_ref: every event's ITE + the LPI handler + an INT on every vCPU
 # test-only fault injection (see build.MUTATIONS)
 M_NO_INJECT_NULL_CHECK = False
 M_LOCK_ORDER = False
@@ -95,6 +97,8 @@ M_DROP_REQUEUE = False
 M_EARLY_FREE = False
 M_NO_XSA223 = False
 M_KEEP_VISIBLE = False
+M_KVM_LATE_GET = False
+M_KVM_NO_LIST_REF = False
 
 LR_INVALID, LR_PENDING, LR_ACTIVE, LR_PA = 0, 1, 2, 3
 
@@ -128,6 +132,10 @@ MUTATIONS = {
                          "gic_raise_inflight_irq refreshes the LR of a disabled LPI (the code before XSA-223)"),
     "keep-visible": ("M_KEEP_VISIBLE",
                      "gic_update_one_lr forgets to clear VISIBLE when the guest has EOIed the LR"),
+    "kvm-late-get": ("M_KVM_LATE_GET",
+                     "kvm-refcount: the injection path takes its reference one step after the lookup"),
+    "kvm-no-list-ref": ("M_KVM_NO_LIST_REF",
+                        "kvm-refcount: list (ap_list) membership holds no reference: DISCARD's put frees a listed LPI"),
 }
 
 
@@ -181,6 +189,7 @@ def make_consts(scenario: Scenario, design: Any, mutations: frozenset[str] = fro
         D_MAPTI_PRISTINE=bool(design.mapti_pristine), D_PRISTINE_SCAN=bool(design.pristine_lr_scan),
         D_STALE_PRISTINE=design.stale_lr == "null-or-pristine", D_TAG=design.discard == "tag",
         D_INJECT_TAG=bool(design.inject_checks_tag), D_DEFERRED_FREE=design.unmap_free == "deferred",
+        D_REFCOUNT=bool(getattr(design, "refcount", False)), RMAX=nq + nc + 1,
     )
     unknown = sorted(set(mutations) - set(MUTATIONS))
     if unknown:

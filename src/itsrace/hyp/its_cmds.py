@@ -33,6 +33,7 @@ from itsrace.engine.process import (
 from itsrace.hyp.consts import (
     D_DEFERRED_FREE,
     D_MAPTI_PRISTINE,
+    D_REFCOUNT,
     D_TAG,
     M_EARLY_FREE,
     M_FORGET_HOST_ENTRY,
@@ -46,6 +47,7 @@ from itsrace.hyp.consts import (
     NL,
     NPC,
     NPTR,
+    NQ,
     NV,
     TRIG_MAX,
 )
@@ -57,6 +59,7 @@ from itsrace.hyp.pending_irq import (
     gic_remove_from_lr_pending,
     gic_remove_irq_from_queues,
     tree_ptr,
+    vgic_put_lpi,
 )
 from itsrace.hyp.vgic import vgic_vcpu_inject_lpi
 
@@ -82,6 +85,15 @@ def unreferenced(tree: tuple[int, ...], infl: tuple[int, ...], lrq: tuple[int, .
     return infl[q] == 0 and lrq[q] == 0 and all(t != q + 1 for t in tree)
 
 
+@pure
+def event_pending_irq(tree: tuple[int, ...], gens: tuple[int, ...], itte_lpi: tuple[int, ...], q: int) -> int:
+    """get_event_pending_irq: Xen's ``&pend_irqs[ev]`` (the event's own slot); kvm-refcount:
+    ``ite->irq``, the object of the ITE's vINTID (shared by every ITE mapping that vINTID)."""
+    if D_REFCOUNT:
+        return tree_ptr(tree, gens, itte_lpi[q])
+    return PTR(q, gens[q])
+
+
 # -- DISCARD and MAPD V=0 ----------------------------------------------------------------------------
 @procedure
 def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
@@ -94,6 +106,9 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         vl: range(NV + 1) = s.itte_lpi[dev * NE + ev]
     if vc >= NC or vl == 0:
         return 1
+    if D_REFCOUNT:  # kvm: its_free_ite puts only the ITE's reference; lists and LRs keep theirs
+        its_free_ite(self, s, dev, ev)
+        return 0
     spin_lock_irqsave(s.vgic_lock[vc])  # D2
     if D_TAG:  # the thread's proposal: tag first, retire now only if it is in no LR
         with atomic():  # look vlpi up (not delete); tag it UNMAPPED first
@@ -128,6 +143,20 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     if not M_LOCK_ORDER:
         gicv3_remove_guest_event(self, s, dev, ev)  # D6
     return 0
+
+
+@procedure
+def its_free_ite(self, s, dev: range(ND), ev: range(NE)):
+    """kvm-refcount: KVM's ``its_free_ite`` (its_lock held), from DISCARD and from MAPD V=0 for
+    every ITE of the device, whatever its collection: put the ITE's reference on the vINTID's
+    object, then cut the host LPI -> vLPI connection. Nothing is unlinked or re-initialised: if
+    the object is on a vCPU's lists (so maybe in an LR) that reference keeps it alive until the
+    vCPU's exit syncs the EOIed LR (``gic_update_one_lr``)."""
+    with atomic():  # ite->irq
+        fp: range(NPTR) = tree_ptr(s.tree, s.p_gen, s.itte_lpi[dev * NE + ev])
+    if fp != 0:
+        vgic_put_lpi(self, s, fp)
+    gicv3_remove_guest_event(self, s, dev, ev)
 
 
 @procedure
@@ -173,7 +202,13 @@ def its_unmap_device(self, s, cpu: range(NPC), dev: range(ND)):
     if itt:
         ev: range(NE + 1) = 0
         while ev < NE:
-            its_discard_event(self, s, cpu, dev, ev)
+            if D_REFCOUNT:  # kvm: vgic_its_free_device frees every ITE, mapped collection or not
+                with atomic():  # the ITE exists?
+                    has_ite: bool = s.itte_lpi[dev * NE + ev] != 0
+                if has_ite:
+                    its_free_ite(self, s, dev, ev)
+            else:
+                its_discard_event(self, s, cpu, dev, ev)
             ev = ev + 1
     spin_unlock(s.its_lock)
 
@@ -191,6 +226,12 @@ def remove_mapped_guest_device(self, s, dev: range(ND)):
     with atomic():  # gicv3_its_wait_commands; xfree(pend_irqs)
         if D_DEFERRED_FREE and any(s.p_alive[dev * NE + e] and s.p_unmapped[dev * NE + e] for e in range(NE)):
             s.free_pending[dev] = 1  # the proposal: freed when the last tagged event retires
+        elif D_REFCOUNT:  # kvm: free what nobody references; the rest goes with its last put
+            for e in range(NE):
+                if s.p_alive[dev * NE + e] and s.p_ref[dev * NE + e] == 0 and s.p_infl[dev * NE + e] == 0:
+                    check(unreferenced(s.tree, s.p_infl, s.p_lrq, dev * NE + e), "free-while-referenced")
+                    s.p_alive[dev * NE + e] = 0
+                    s.p_gen[dev * NE + e] = 1 - s.p_gen[dev * NE + e]
         else:
             for e in range(NE):
                 check(s.p_alive[dev * NE + e] == 1, "double-free")
@@ -210,21 +251,22 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
             if not busy:
                 s.host_dev[dev] = 1
                 for e in range(NE):
-                    s.p_alive[dev * NE + e] = 1
-                    s.p_heads[dev * NE + e] = 0
-                    s.p_queued[dev * NE + e] = 0
-                    s.p_active[dev * NE + e] = 0
-                    s.p_visible[dev * NE + e] = 0
-                    s.p_enabled[dev * NE + e] = 0
-                    s.p_pristine[dev * NE + e] = 0
-                    s.p_unmapped[dev * NE + e] = 0
-                    s.p_irq[dev * NE + e] = 0
-                    s.p_lr[dev * NE + e] = 0
-                    s.p_prio[dev * NE + e] = 0
-                    s.p_lpiprio[dev * NE + e] = 0
-                    s.p_vcpu[dev * NE + e] = 0
-                    s.p_infl[dev * NE + e] = 0
-                    s.p_lrq[dev * NE + e] = 0
+                    if not D_REFCOUNT or (s.p_ref[dev * NE + e] == 0 and s.p_infl[dev * NE + e] == 0):
+                        s.p_alive[dev * NE + e] = 1
+                        s.p_heads[dev * NE + e] = 0
+                        s.p_queued[dev * NE + e] = 0
+                        s.p_active[dev * NE + e] = 0
+                        s.p_visible[dev * NE + e] = 0
+                        s.p_enabled[dev * NE + e] = 0
+                        s.p_pristine[dev * NE + e] = 0
+                        s.p_unmapped[dev * NE + e] = 0
+                        s.p_irq[dev * NE + e] = 0
+                        s.p_lr[dev * NE + e] = 0
+                        s.p_prio[dev * NE + e] = 0
+                        s.p_lpiprio[dev * NE + e] = 0
+                        s.p_vcpu[dev * NE + e] = 0
+                        s.p_infl[dev * NE + e] = 0
+                        s.p_lrq[dev * NE + e] = 0
             spin_unlock(s.devs_lock)
         if busy:
             return 1
@@ -311,6 +353,44 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
             s.itte_col[dev * NE + ev] = NCOL
             spin_unlock(s.its_lock)
         return 1
+    if D_REFCOUNT:
+        with atomic():  # vgic_add_lpi under xa_lock (IRQs off): V's live object gets the ITE's reference, else a new one
+            check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
+            ex: range(NQ + 1) = s.tree[V - 1]
+            kok: bool = True
+            if ex != 0:  # the vINTID's object is alive (an LR or list still holds it): share it
+                check(s.p_alive[ex - 1] == 1, "use-after-free")
+                s.p_ref[ex - 1] = s.p_ref[ex - 1] + 1
+                s.p_vcpu[ex - 1] = vc  # update_affinity_ite
+            elif s.p_ref[SLOT(pi)] == 0 and s.p_infl[SLOT(pi)] == 0 and s.p_lrq[SLOT(pi)] == 0:
+                check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
+                s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new object
+                s.p_heads[SLOT(pi)] = 1
+                s.p_queued[SLOT(pi)] = 0
+                s.p_active[SLOT(pi)] = 0
+                s.p_visible[SLOT(pi)] = 0
+                s.p_unmapped[SLOT(pi)] = 0
+                s.p_pristine[SLOT(pi)] = 0
+                s.p_lr[SLOT(pi)] = 0
+                s.p_prio[SLOT(pi)] = 0
+                s.p_irq[SLOT(pi)] = V
+                s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
+                s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
+                s.p_vcpu[SLOT(pi)] = vc
+                s.p_ref[SLOT(pi)] = 1  # the ITE's reference
+                s.tree[V - 1] = SLOT(pi) + 1
+            else:  # the event's storage still holds another vINTID's object: -ENOMEM (a model bound)
+                kok = False
+        if not kok:
+            with atomic():  # undo: host entry, then the ITTE
+                s.host_lpi[dev * NE + ev] = 0
+            with atomic():  # undo: ITTE := unmapped
+                spin_lock(s.its_lock)
+                s.itte_lpi[dev * NE + ev] = 0
+                s.itte_col[dev * NE + ev] = NCOL
+                spin_unlock(s.its_lock)
+            return 1
+        return 0
     with atomic():  # vgic_init_pending_irq(p, V); update_lpi_property; lpi_vcpu_id; set PRISTINE
         check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
         check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
@@ -356,7 +436,7 @@ def its_handle_movi(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), col
         nvc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
         mp: range(NPTR) = 0
         if s.host_dev[dev] and ovc < NC and nvc < NC and s.itte_lpi[dev * NE + ev] != 0:
-            mp = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
+            mp = event_pending_irq(s.tree, s.p_gen, s.itte_lpi, dev * NE + ev)
     if mp == 0:
         spin_unlock(s.its_lock)
         return 1
@@ -400,7 +480,7 @@ def its_handle_clear(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         cvc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         cp: range(NPTR) = 0
         if s.host_dev[dev] and cvc < NC:
-            cp = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
+            cp = event_pending_irq(s.tree, s.p_gen, s.itte_lpi, dev * NE + ev)
         if M_UNLOCKED_LIST:
             cvc = 0
     if cp == 0:
@@ -454,7 +534,7 @@ def its_handle_inv(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         nvc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         np: range(NPTR) = 0
         if s.host_dev[dev] and nvc < NC and s.itte_lpi[dev * NE + ev] != 0:
-            np = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
+            np = event_pending_irq(s.tree, s.p_gen, s.itte_lpi, dev * NE + ev)
     if np == 0:
         spin_unlock(s.its_lock)
         return 1

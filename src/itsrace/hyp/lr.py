@@ -24,6 +24,7 @@ from itsrace.engine.process import (
 from itsrace.hyp.consts import (
     D_DEFERRED_FREE,
     D_PRISTINE_SCAN,
+    D_REFCOUNT,
     D_STALE_PRISTINE,
     D_TAG,
     LR_ACTIVE,
@@ -205,7 +206,28 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
             with atomic():  # list_del_init(&p->inflight)
                 check(s.p_heads[SLOT(p)] == 1, "null-deref")
                 check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
-                s.p_infl[SLOT(p)] = 0
+                # kvm: vgic_prune_ap_list asks the oracle under irq_lock, which the injector
+                # also holds to set pending: an LPI that fired again meanwhile stays listed
+                keep: bool = D_REFCOUNT and s.p_enabled[SLOT(p)] and s.p_queued[SLOT(p)]
+                if not keep:
+                    s.p_infl[SLOT(p)] = 0
+                    if D_REFCOUNT and s.p_ref[SLOT(p)] == 0:  # kvm: the ap_list reference was the last: final put
+                        if s.p_irq[SLOT(p)] != 0 and s.tree[s.p_irq[SLOT(p)] - 1] == SLOT(p) + 1:
+                            s.tree[s.p_irq[SLOT(p)] - 1] = 0  # evicted from the index in the step of the last put
+                        s.p_irq[SLOT(p)] = 0
+                        s.p_vcpu[SLOT(p)] = NC
+                        s.p_queued[SLOT(p)] = 0
+                        s.p_active[SLOT(p)] = 0
+                        s.p_visible[SLOT(p)] = 0
+                        s.p_enabled[SLOT(p)] = 0
+                        s.p_lr[SLOT(p)] = 0
+                        s.p_prio[SLOT(p)] = 0
+                        s.p_lpiprio[SLOT(p)] = 0
+                        if not s.host_dev[SLOT(p) // NE]:  # its device's storage is gone: the object goes with its last reference
+                            s.p_alive[SLOT(p)] = 0
+                            s.p_gen[SLOT(p)] = 1 - s.p_gen[SLOT(p)]
+            if keep:  # kvm: (the model raises it again on this vCPU; KVM would migrate it to its target)
+                gic_raise_guest_irq(self, s, cpu, v, virq)
 
 
 @procedure

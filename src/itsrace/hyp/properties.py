@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itsrace.hyp.consts import NC, ND, NE, NL, NQ, NV, SCRIPT_LEN
+from itsrace.hyp.consts import D_REFCOUNT, NC, ND, NE, NL, NQ, NV, SCRIPT_LEN
 from itsrace.hyp.lang import final, invariant, pure
 
 
@@ -135,8 +135,15 @@ def no_dup(lr_state: tuple[tuple[int, ...], ...], lr_virq: tuple[tuple[int, ...]
 
 
 @pure
+def live_ites(dte: tuple[int, ...], itte_lpi: tuple[int, ...], V: int) -> int:
+    """kvm-refcount: the ITEs of mapped devices naming vINTID V (each holds a reference)."""
+    return sum(1 for q in range(NQ) if dte[q // NE] and itte_lpi[q] == V and V != 0)
+
+
+@pure
 def cleaned(gone: tuple[int, ...], alive: tuple[int, ...], tree: tuple[int, ...], infl: tuple[int, ...],
-            lrq: tuple[int, ...], host_lpi: tuple[int, ...], host_dev: tuple[int, ...]) -> bool:
+            lrq: tuple[int, ...], host_lpi: tuple[int, ...], host_dev: tuple[int, ...],
+            ref: tuple[int, ...], irq: tuple[int, ...], dte: tuple[int, ...], itte_lpi: tuple[int, ...]) -> bool:
     for d in range(ND):
         if not gone[d]:
             continue
@@ -145,7 +152,13 @@ def cleaned(gone: tuple[int, ...], alive: tuple[int, ...], tree: tuple[int, ...]
         for e in range(NE):
             q = d * NE + e
             if alive[q] or infl[q] or lrq[q] or host_lpi[q] != -1 or any(t == q + 1 for t in tree[:NV]):
-                return False
+                # kvm-refcount: objects belong to vINTIDs, not devices. The slot may hold the
+                # object of a vINTID that another device's ITEs now share; it is no leftover if
+                # exactly those ITEs reference it (a leaked or transient reference is one).
+                held = (D_REFCOUNT and alive[q] and not infl[q] and not lrq[q] and host_lpi[q] == -1
+                        and ref[q] > 0 and ref[q] == live_ites(dte, itte_lpi, irq[q]))
+                if not held:
+                    return False
     return True
 
 
@@ -179,7 +192,8 @@ def msi_delivered(s):
 def device_cleaned_up(s):
     """Nothing is left of a device after MAPD V=0."""
     return not at_rest(s.pc_vCPU, s.pc_gicv3_do_LPI) or cleaned(s.dev_gone, s.p_alive, s.tree, s.p_infl, s.p_lrq,
-                                                                s.host_lpi, s.host_dev)
+                                                                s.host_lpi, s.host_dev, s.p_ref, s.p_irq,
+                                                                s.dte, s.itte_lpi)
 
 
 @final("queue-consumed")

@@ -71,6 +71,8 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("p_vcpu", range(NC + 1), NQ, "p->lpi_vcpu_id (NC = INVALID_VCPU_ID)")
     var("p_infl", range(NC + 1), NQ, "on vCPU (value - 1)'s inflight_irqs; 0: p->inflight empty")
     var("p_lrq", range(NC + 1), NQ, "on vCPU (value - 1)'s lr_pending; 0: p->lr_queue empty")
+    var("p_ref", range(K["RMAX"] + 1 if K["D_REFCOUNT"] else 1), NQ,
+        "kvm-refcount: ITE and transient references (the inflight/ap_list one is p_infl != 0)")
     # domain
     var("tree", range(NQ + 1), NV, "pend_lpi_tree: vLPI -> slot + 1 (0: not in the tree)")
     var("free_pending", bool, ND, "MAPD V=0 is waiting for tagged pending_irqs to retire (deferred free)")
@@ -120,6 +122,7 @@ def initial_state(sc: Scenario, K: dict[str, Any], design: Any) -> dict[str, Any
         "p_queued": [0] * NQ, "p_active": [0] * NQ, "p_visible": [0] * NQ, "p_enabled": [0] * NQ,
         "p_pristine": [0] * NQ, "p_unmapped": [0] * NQ, "p_irq": [0] * NQ, "p_lr": [0] * NQ,
         "p_prio": [0] * NQ, "p_lpiprio": [0] * NQ, "p_vcpu": [0] * NQ, "p_infl": [0] * NQ, "p_lrq": [0] * NQ,
+        "p_ref": [0] * NQ,
         "tree": [0] * NV, "dte": [0] * ND, "itte_lpi": [0] * NQ, "itte_col": [NCOL] * NQ,
         "col_vcpu": [NC] * NCOL, "prop_en": [1] * NV, "prop_prio": [0] * NV,
         "lr_virq": [[0] * NL for _ in range(NC)], "lr_state": [[0] * NL for _ in range(NC)],
@@ -181,6 +184,7 @@ def _setup_command(s: dict[str, Any], c: Command, K: dict[str, Any], design: Any
         s["p_vcpu"][q] = s["col_vcpu"][col]
         s["p_pristine"][q] = int(bool(design.mapti_pristine))
         s["p_lr"][q] = 0
+        s["p_ref"][q] = int(bool(getattr(design, "refcount", False)))  # the ITE's reference
         s["tree"][lpi] = q + 1
         s["gv_lpi"][q] = V
         return

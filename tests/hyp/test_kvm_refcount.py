@@ -1,0 +1,109 @@
+"""The ``kvm-refcount`` design: KVM's reference-counted ``vgic_irq`` in Xen's code structure.
+
+Facts from ``/work/shared/domain/kvm-vgic-its-design.md`` ("KVM doc §N"). Each verdict is
+pinned with the reason it holds, and the two mechanisms that make it hold are each removed by a
+mutation to show the verdict depends on them (so these tests fail if the plug-in stops
+modelling them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from itsrace.cli.main import main
+from itsrace.designs import DESIGNS, Design, DesignError, get_design
+from itsrace.engine import Trace
+from itsrace.hyp.scenario import scenario_names
+
+# Every shipped scenario but ``guest`` (25-50 s, below as a slow test): why kvm-refcount passes.
+WHY_IT_PASSES = {
+    "discard-vs-lpi": "lookup #1 takes a reference; DISCARD's put leaves the object to the handler",
+    "discard-mapti-in-lr": "MAPTI of a vINTID whose object is still in an LR shares that object (vgic_add_lpi)",
+    "unmap-device-in-lr": "MAPD V=0 puts the ITE's reference; the LR's list reference keeps the object",
+    "sync-vs-inject": "no re-initialisation while referenced: the handler's pointer keeps its identity",
+    "spurious-after-remove": "the handler's try-get reference outlives MAPD V=0 (Xen's F1 use-after-free)",
+    "discard-mapti-other-vcpu": "no PRISTINE to consume; the shared object keeps its LR state (Xen's F3)",
+    "mapti-vs-lpi-same-cpu": "lookups are RCU, the index lock is IRQ-safe: no self-deadlock (Xen's F5)",
+    "movi-then-discard": "DISCARD puts a reference and touches no list (Xen's F4 list-lock)",
+    "unmap-unmapped-collection": "MAPD V=0 frees every ITE whatever its collection (Xen's F6)",
+}
+
+
+def test_every_named_scenario_has_a_pinned_reason() -> None:
+    assert set(WHY_IT_PASSES) | {"guest"} == set(scenario_names())
+
+
+def test_the_design_is_shipped_and_its_answers_go_together() -> None:
+    d = DESIGNS["kvm-refcount"]
+    assert d.refcount and d.discard == "put" and not d.mapti_pristine and not d.pristine_lr_scan
+    with pytest.raises(DesignError, match="go together"):
+        Design(name="bad", summary="", discard="put")  # a put needs reference counts
+    with pytest.raises(DesignError, match="go together"):
+        Design(name="bad", summary="", refcount=True)  # and counts need DISCARD to put
+
+
+@pytest.mark.parametrize("name", sorted(WHY_IT_PASSES))
+def test_kvm_refcount_passes(check: Any, name: str) -> None:
+    r = check("kvm-refcount", name)
+    assert r.verdict == "pass", (name, WHY_IT_PASSES[name], sorted(r.violated))
+
+
+@pytest.mark.slow
+def test_kvm_refcount_passes_the_guest_universe(check: Any) -> None:
+    """Every order of up to the universe's commands, MSIs and exits (2.4 million states)."""
+    assert check("kvm-refcount", "guest").verdict == "pass"
+
+
+def test_the_reference_must_be_taken_inside_the_lookup(check: Any) -> None:
+    """KVM doc §8: "take the reference inside the critical section that makes the lookup safe.
+    Never after." Xen 4.10 takes none (F1); taking it one step late reopens the same window."""
+    assert "use-after-free" in check("xen-4.10", "spurious-after-remove").violated
+    assert check("kvm-refcount", "spurious-after-remove").verdict == "pass"
+    assert "use-after-free" in check("kvm-refcount", "spurious-after-remove", "kvm-late-get").violated
+
+
+def test_the_list_reference_keeps_a_discarded_lpi_alive(check: Any) -> None:
+    """KVM doc §5: DISCARD puts only the ITE's reference; the ap_list one keeps the object until
+    the vCPU's exit syncs the LR. Without it, the object is freed while in the LR, MAPTI builds a
+    new one for the vINTID and the stale LR is taken for it: Stefano's objection, reappearing."""
+    assert check("kvm-refcount", "discard-mapti-in-lr").verdict == "pass"
+    violated = check("kvm-refcount", "discard-mapti-in-lr", "kvm-no-list-ref").violated
+    assert {"duplicate-lr", "lr-wrong-pending-irq"} <= violated
+
+
+def test_a_pending_lpi_survives_discard_and_is_still_delivered(check: Any, scenario: Any) -> None:
+    """KVM doc §5: pending state is not cleared by DISCARD, so the LPI can be presented once more.
+    The guest acknowledges it after its DISCARD completed: allowed (``pending-at-discard``), and
+    the object is freed afterwards (``device-cleaned-up`` after a MAPD V=0)."""
+    setup = ["MAPD dev=0", "MAPC col=0 vcpu=0", "MAPTI dev=0 ev=0 lpi=0 col=0", "LR vcpu=0 lpi=0 state=pending"]
+    sc = scenario({"vcpu0": ["DISCARD dev=0 ev=0", "MAPD dev=0 valid=0"]}, setup=setup, exits=1)
+    assert check("kvm-refcount", sc).verdict == "pass"
+
+
+def test_other_designs_are_unchanged(check: Any) -> None:
+    """The new decision point is off for every other design (their own tests pin the rest)."""
+    assert not any(d.refcount for n, d in DESIGNS.items() if n != "kvm-refcount")
+    assert check("xen-4.10", "mapti-vs-lpi-same-cpu").violated == {"deadlock"}
+
+
+def test_a_user_design_file_can_build_on_it(tmp_path: Path) -> None:
+    f = tmp_path / "kvm_variant.py"
+    f.write_text("from dataclasses import replace\nfrom itsrace.designs import DESIGNS\n"
+                 "DESIGN = replace(DESIGNS['kvm-refcount'], name='kvm-variant')\n")
+    assert get_design(str(f)).refcount
+
+
+def test_a_kvm_counterexample_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``check --mutate kvm-late-get --trace-out`` then ``replay``: the design, scenario and
+    mutation are all rebuilt from the trace; without the mutation the run no longer fails."""
+    path = tmp_path / "late.json"
+    assert main(["check", "--design", "kvm-refcount", "--scenario", "spurious-after-remove",
+                 "--mutate", "kvm-late-get", "--trace-out", str(path)]) == 1
+    assert Trace.load(str(path)).params["design"] == "kvm-refcount"
+    capsys.readouterr()
+    assert main(["replay", "-q", str(path)]) == 0
+    assert "check 'use-after-free' fails" in capsys.readouterr().out
+    assert main(["replay", "-q", str(path), "--set", "mutations="]) == 1
