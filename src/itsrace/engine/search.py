@@ -6,11 +6,14 @@ hunting. The visited set is exact (a dict from state to parent, so traces are in
 ``fingerprints=True``, a compact sorted table of 64-bit keys (see :mod:`itsrace.engine.visited`).
 
 Limits (states, seconds, memory, depth) end the search with verdict ``inconclusive`` and the
-statistics so far, never with a wrong ``pass``. So does Ctrl-C.
+statistics so far, never with a wrong ``pass``. So does Ctrl-C. With ``checkpoint=`` the search
+state is saved periodically and when stopped, and ``resume=`` continues it exactly (see
+:mod:`itsrace.engine.checkpoint`); checkpoints are taken between chunks, never in the hot loop.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -18,6 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from itsrace.engine import checkpoint as _ckpt
 from itsrace.engine.compile import (
     EV_ASSERTION,
     EV_INVARIANT,
@@ -28,6 +34,7 @@ from itsrace.engine.compile import (
 )
 from itsrace.engine.errors import ModelError
 from itsrace.engine.model import Model
+from itsrace.engine.spec import source_digest, spec_of
 from itsrace.engine.trace import Trace, decanonicalise, path_to_trace
 from itsrace.engine.visited import FingerprintSet, fingerprint_collision_probability
 
@@ -159,15 +166,19 @@ class _Run:
             return self.record(c.properties[idx].name, "invariant", s, None)
         if kind == EV_ASSERTION:
             return self.record(c.properties[idx].name, "assertion", s, k)
+        stop = False
         if kind == EV_TERMINAL and c.model.check_deadlock and not any(f(s) for f in c.rest_fns):
-            return self.record("deadlock", "deadlock", s, None)
+            # A deadlock is still a terminal state: final properties are checked there too, so
+            # that stop_on_violation=False reports every property a terminal state violates.
+            stop = self.record("deadlock", "deadlock", s, None)
+            if stop:
+                return True
         if kind in (EV_TERMINAL, EV_QUIESCENT):
-            stop = False
             for i, fn in c.final_fns:
                 if not fn(s):
                     stop = self.record(c.properties[i].name, "final", s, None) or stop
             return stop
-        return False
+        return stop
 
 
 def check(
@@ -180,6 +191,9 @@ def check(
     progress: bool | None = None,
     canon: Callable[[int], int] | None = None,
     chunk: int = 4096,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: float | None = 60.0,
+    resume: str | os.PathLike[str] | None = None,
 ) -> Result:
     """Explore every reachable state of ``model`` and check its properties.
 
@@ -189,6 +203,13 @@ def check(
     ``stats.collision_probability`` bounds that chance). ``stop_on_violation=False`` keeps
     going and reports the first (shortest, with BFS) counterexample for every violated property.
     ``canon`` maps states to a canonical representative (symmetry reduction).
+
+    ``checkpoint`` names a file to which the search state is saved every ``checkpoint_every``
+    seconds (``None``: only when stopped) and whenever a limit, Ctrl-C or ``SIGTERM`` stops
+    the search; while it runs, the first Ctrl-C/``SIGTERM`` only *requests* a stop, honoured at
+    the next chunk boundary. ``resume`` names a checkpoint to continue from (same model and
+    options, see :mod:`itsrace.engine.checkpoint`); the finished run reports the counts and
+    verdict of an uninterrupted one, and ``stats.seconds`` includes the earlier runs' time.
     """
     if strategy not in ("bfs", "dfs"):
         raise ModelError(f"unknown strategy {strategy!r}: use 'bfs' or 'dfs'")
@@ -208,8 +229,49 @@ def check(
     parents: dict[int, int | None] | None = None
     fpset: FingerprintSet | None = None
     initial = list(dict.fromkeys(c.initial))
+    depth = 0
+    frontier: list[int] = []  # bfs: the rest of the level being expanded; dfs: the stack
+    nxt: list[int] = []  # bfs: states of the next level found so far
+    pos = 0  # bfs: index in frontier of the next chunk
+    hard_stop = False  # KeyboardInterrupt inside a chunk: the state is not consistent
+
+    opts = _ckpt.options_key(strategy if not fingerprints else "bfs", fingerprints, stop_on_violation, canon is not None)
+    writer: _ckpt.Writer | None = None
+    if checkpoint is not None or resume is not None:
+        header = _ckpt.Header(c.model.name, source_digest(c), c.layout.bits, _spec_dict(c), opts)
+        if checkpoint is not None:
+            writer = _ckpt.Writer(checkpoint, header, checkpoint_every)
+    prior_seconds = 0.0
+    if resume is not None:
+        saved_header, saved = _ckpt.load(resume)
+        _ckpt.verify(resume, saved_header, model=c.model.name, digest=header.digest, options=opts)
+        if len(saved.fired) != n_actions:
+            raise ModelError(f"checkpoint '{os.fspath(resume)}' does not match this model's actions")
+        depth, frontier, nxt = saved.depth, list(saved.frontier), list(saved.next)
+        if not frontier and nxt:  # stopped after the last chunk of a level: start the next one
+            frontier, nxt, depth = nxt, [], depth + 1
+        stats.transitions = saved.transitions
+        fired[:], gained[:] = saved.fired, saved.gained
+        prior_seconds = saved.seconds
+        for prop, kind, s, k in saved.found:
+            run.found[prop] = (kind, s, None if k < 0 else k)
+            run.order.append(prop)
+        if fingerprints:
+            fpset = FingerprintSet(c.layout.bits)
+            fpset.keys = np.asarray(saved.visited, dtype=np.uint64)
+        else:
+            assert isinstance(saved.parents, list)
+            parents = dict(zip(saved.visited, saved.parents, strict=True))
+    elif fingerprints:
+        fpset = FingerprintSet(c.layout.bits)
+        frontier = fpset.add_new_states(initial)
+    else:
+        parents = {s: None for s in initial}
+        frontier = list(parents) if strategy == "bfs" else list(reversed(initial))
 
     def over_limits(distinct: int, depth: int) -> str:
+        if stop is not None and stop.requested:
+            return stop.requested
         if limits.max_states is not None and distinct >= limits.max_states:
             return f"state limit {limits.max_states:,} reached"
         if limits.max_seconds is not None and time.monotonic() - start >= limits.max_seconds:
@@ -218,102 +280,120 @@ def check(
             return f"memory limit {limits.max_memory / 2**20:,.0f} MiB reached"
         return ""
 
-    depth = 0
-    try:
-        if fingerprints:
-            fpset = FingerprintSet(c.layout.bits)
-            frontier = fpset.add_new_states(initial)
-            expand_collect = c.expand_collect  # type: ignore[attr-defined]
-            while frontier:
-                if limits.max_depth is not None and depth >= limits.max_depth:
-                    reason = f"depth limit {limits.max_depth} reached"
-                    break
-                nxt: list[int] = []
-                stop = False
-                for i in range(0, len(frontier), chunk * 4):
-                    cand: list[int] = []
-                    r = expand_collect(frontier[i:i + chunk * 4], None, cand, run.on_event, fired, gained)
+    def snapshot() -> _ckpt.SearchState:
+        """The search state at the current chunk boundary (for a checkpoint)."""
+        found = [(p, run.found[p][0], run.found[p][1], _k(run.found[p][2])) for p in run.order]
+        common = dict(depth=depth, transitions=stats.transitions, fired=fired, gained=gained, found=found,
+                      seconds=prior_seconds + time.monotonic() - start)
+        if fpset is not None:
+            return _ckpt.SearchState("bfs", True, frontier=frontier[pos:], next=nxt, visited=fpset.keys,
+                                     parents=None, **common)  # type: ignore[arg-type]
+        assert parents is not None
+        rest = frontier[pos:] if strategy == "bfs" else frontier
+        return _ckpt.SearchState(strategy, False, frontier=rest, next=nxt, visited=list(parents),
+                                 parents=list(parents.values()), **common)  # type: ignore[arg-type]
+
+    with _ckpt.maybe_stop_signals(writer is not None) as stop:
+        try:
+            if fpset is not None:
+                expand_collect = c.expand_collect  # type: ignore[attr-defined]
+                while frontier:
+                    if limits.max_depth is not None and depth >= limits.max_depth:
+                        reason = f"depth limit {limits.max_depth} reached"
+                        break
+                    stop_now = False
+                    while pos < len(frontier):
+                        cand: list[int] = []
+                        r = expand_collect(frontier[pos:pos + chunk * 4], None, cand, run.on_event, fired, gained)
+                        if r < 0:
+                            stats.transitions += ~r
+                            stop_now = True
+                            break
+                        stats.transitions += r
+                        nxt.extend(fpset.add_new_states(cand))
+                        pos += chunk * 4
+                        reason = over_limits(len(fpset), depth)
+                        if reason:
+                            break
+                        if writer is not None and writer.due():
+                            writer.save(snapshot())
+                        prog.update(len(fpset), len(frontier) - pos + len(nxt), depth, start)
+                    stats.queue = max(0, len(frontier) - pos) + len(nxt)
+                    if stop_now or reason:
+                        break
+                    frontier, nxt, pos = nxt, [], 0
+                    if frontier:
+                        depth += 1
+                stats.distinct_states = len(fpset)
+            elif strategy == "bfs":
+                assert parents is not None
+                expand = c.expand
+                while frontier:
+                    if limits.max_depth is not None and depth >= limits.max_depth:
+                        reason = f"depth limit {limits.max_depth} reached"
+                        break
+                    stop_now = False
+                    while pos < len(frontier):
+                        r = expand(frontier[pos:pos + chunk], parents, nxt, run.on_event, fired, gained)
+                        if r < 0:
+                            stats.transitions += ~r
+                            stop_now = True
+                            break
+                        stats.transitions += r
+                        pos += chunk
+                        reason = over_limits(len(parents), depth)
+                        if reason:
+                            break
+                        if writer is not None and writer.due():
+                            writer.save(snapshot())
+                        prog.update(len(parents), len(frontier) - pos + len(nxt), depth, start)
+                    stats.queue = max(0, len(frontier) - pos) + len(nxt)
+                    if stop_now or reason:
+                        break
+                    frontier, nxt, pos = nxt, [], 0
+                    if frontier:
+                        depth += 1
+                stats.distinct_states = len(parents)
+            else:  # dfs
+                assert parents is not None
+                stack = frontier
+                expand = c.expand
+                since = 0
+                while stack:
+                    s = stack.pop()
+                    r = expand((s,), parents, stack, run.on_event, fired, gained)
                     if r < 0:
                         stats.transitions += ~r
-                        stop = True
                         break
                     stats.transitions += r
-                    nxt.extend(fpset.add_new_states(cand))
-                    reason = over_limits(len(fpset), depth)
-                    if reason:
-                        break
-                    prog.update(len(fpset), len(frontier) - i + len(nxt), depth, start)
-                stats.queue = len(nxt)
-                if stop or reason:
-                    break
-                frontier = nxt
-                if frontier:
-                    depth += 1
-            stats.distinct_states = len(fpset)
-        elif strategy == "bfs":
-            parents = {s: None for s in initial}
-            frontier = list(parents)
-            expand = c.expand
-            while frontier:
-                if limits.max_depth is not None and depth >= limits.max_depth:
-                    reason = f"depth limit {limits.max_depth} reached"
-                    break
-                nxt = []
-                stop = False
-                for i in range(0, len(frontier), chunk):
-                    r = expand(frontier[i:i + chunk], parents, nxt, run.on_event, fired, gained)
-                    if r < 0:
-                        stats.transitions += ~r
-                        stop = True
-                        break
-                    stats.transitions += r
-                    reason = over_limits(len(parents), depth)
-                    if reason:
-                        break
-                    prog.update(len(parents), len(frontier) - i + len(nxt), depth, start)
-                stats.queue = len(nxt)
-                if stop or reason:
-                    break
-                frontier = nxt
-                if frontier:
-                    depth += 1
-            stats.distinct_states = len(parents)
-        else:  # dfs
-            parents = {s: None for s in initial}
-            stack = list(reversed(initial))
-            expand = c.expand
-            since = 0
-            while stack:
-                s = stack.pop()
-                r = expand((s,), parents, stack, run.on_event, fired, gained)
-                if r < 0:
-                    stats.transitions += ~r
-                    break
-                stats.transitions += r
-                depth = max(depth, len(stack))
-                since += 1
-                if since >= chunk:
-                    since = 0
-                    reason = over_limits(len(parents), 0)
-                    if reason:
-                        break
-                    prog.update(len(parents), len(stack), depth, start)
-            stats.queue = len(stack)
-            stats.distinct_states = len(parents)
-    except KeyboardInterrupt:
-        reason = "interrupted"
-        stats.distinct_states = len(parents) if parents is not None else (len(fpset) if fpset else 0)
-    except ModelError:
-        raise
-    except Exception as exc:  # an exception inside generated code is a bug in the model
-        raise c.model_error(exc) from exc
-    finally:
-        prog.done()
+                    depth = max(depth, len(stack))
+                    since += 1
+                    if since >= chunk:
+                        since = 0
+                        reason = over_limits(len(parents), 0)
+                        if reason:
+                            break
+                        if writer is not None and writer.due():
+                            writer.save(snapshot())
+                        prog.update(len(parents), len(stack), depth, start)
+                stats.queue = len(stack)
+                stats.distinct_states = len(parents)
+        except KeyboardInterrupt:  # no handler installed, or a second Ctrl-C: no consistent checkpoint
+            reason, hard_stop = "interrupted", True
+            stats.distinct_states = len(parents) if parents is not None else (len(fpset) if fpset else 0)
+        except ModelError:
+            raise
+        except Exception as exc:  # an exception inside generated code is a bug in the model
+            raise c.model_error(exc) from exc
+        finally:
+            prog.done()
+        if writer is not None and reason and not hard_stop:
+            writer.save(snapshot())
 
     elapsed = time.monotonic() - start
     stats.depth = depth
-    stats.seconds = elapsed
-    stats.states_per_second = stats.distinct_states / elapsed if elapsed > 0 else 0.0
+    stats.seconds = prior_seconds + elapsed
+    stats.states_per_second = stats.distinct_states / stats.seconds if stats.seconds > 0 else 0.0
     stats.peak_rss_bytes = _peak_rss()
     stats.bytes_per_state = max(0, _peak_rss() - rss0) / max(1, stats.distinct_states)
     stats.coverage = {inst.name: [fired[inst.index], gained[inst.index]] for inst in c.actions}
@@ -328,7 +408,18 @@ def check(
         verdict = INCONCLUSIVE
     else:
         verdict = PASS
+    if writer is not None and reason and not hard_stop:
+        reason += f" (checkpoint saved to {writer.path})"
     return Result(verdict, violations, stats, reason, c.model.name)
+
+
+def _k(k: int | None) -> int:
+    return -1 if k is None else k
+
+
+def _spec_dict(c: Compiled) -> dict[str, Any] | None:
+    spec = spec_of(c)
+    return spec.to_dict() if spec is not None else None
 
 
 def _violation(
@@ -346,6 +437,9 @@ def _violation(
         path = find_path(c, s, canon)
     if canon is not None:
         path = decanonicalise(c, path, canon)
+        if kind == "assertion":  # the real run ends in a permutation of s: find its failing action
+            idx = c.property_index(prop)
+            k = next((kk for kk, t in c.successors(path[-1]) if t == ~idx), k)
     note = f"check failed: {prop}" if kind == "assertion" else ""
     trace = path_to_trace(c, path, prop, kind, k if kind == "assertion" else None, note)
     doc = next((p.doc for p in c.properties if p.name == prop), "")
