@@ -449,3 +449,19 @@ def test_progress_can_be_forced_on_for_a_search(capsys: pytest.CaptureFixture[st
     assert "states" in err and err.endswith("\n")
     check_model(lpi_toy(2, 2), progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_dfs_honours_max_depth_and_reports_real_depth() -> None:
+    """DFS stops expanding at max_depth (inconclusive, never pass) and its depth is a path length."""
+    bounded = check_model(lpi_toy(2, 2), strategy="dfs", limits=Limits(max_depth=5), progress=False)
+    assert bounded.verdict == "inconclusive" and "depth limit" in bounded.reason
+    assert bounded.stats.depth == 5
+    assert bounded.stats.distinct_states < 1252
+    full = check_model(lpi_toy(2, 2), strategy="dfs", progress=False)
+    assert full.verdict == "pass" and full.stats.distinct_states == 1252
+    assert full.stats.depth >= 16  # no discovery path is shorter than the BFS depth
+
+
+def test_dfs_with_fingerprints_is_refused() -> None:
+    with pytest.raises(ModelError, match="breadth-first"):
+        check_model(lpi_toy(2, 2), strategy="dfs", fingerprints=True, progress=False)

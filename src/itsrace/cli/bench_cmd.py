@@ -1,6 +1,8 @@
 """``itsrace bench MODEL``: explore a benchmark model exhaustively and report speed and memory.
 
     itsrace bench lpi-toy --vcpus 3 --lpis 4 [--bug] [--fingerprints] [--dfs]
+                          [--symmetry fast|exact] [--por] [--workers N [--backend ray]]
+                          [--swarm SECONDS] [--checkpoint FILE] [--resume FILE]
                           [--max-states N] [--max-seconds S] [--json] [--out FILE]
                           [--trace-out FILE] [--trace-style STYLE]
 
@@ -17,9 +19,8 @@ Exit status: 0 every property holds, 1 a property is violated, 2 bad input, 3 in
 limit stopped the search). Benchmark figures are measurements, not pass/fail criteria.
 
 Extending: models come from :mod:`itsrace.engine.registry` (each parameter of a registered model
-becomes an option here). Search options live in :class:`SearchOptions`; a new one such as
-``--symmetry`` or ``--workers N`` is a field there, a flag in :func:`_add_search_options` and a
-line in :meth:`SearchOptions.check_kwargs`.
+becomes an option here). Search options are shared with ``itsrace check`` in
+:mod:`itsrace.cli.searchopts`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from itsrace.cli.common import (
@@ -38,48 +39,12 @@ from itsrace.cli.common import (
     EXIT_VIOLATION,
     UsageError,
 )
-from itsrace.engine import FAIL, PASS, Limits, ModelError, Result, check_model
+from itsrace.cli.searchopts import SearchOptions, add_search_flags, run_search
+from itsrace.engine import FAIL, PASS, ModelError, Result
 from itsrace.engine.registry import MODELS, ModelEntry, get
 from itsrace.engine.report import STYLES, format_violation
 
 EXIT_FOR_VERDICT = {PASS: EXIT_OK, FAIL: EXIT_VIOLATION}
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """How to search: everything that changes speed or memory but not the state graph."""
-
-    strategy: str = "bfs"
-    fingerprints: bool = False
-    max_states: int | None = None
-    max_seconds: float | None = None
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> SearchOptions:
-        if args.max_states is not None and args.max_states < 1:
-            raise UsageError("--max-states must be at least 1")
-        if args.max_seconds is not None and not args.max_seconds > 0:
-            raise UsageError("--max-seconds must be positive")
-        if args.dfs and args.fingerprints:
-            raise UsageError("--fingerprints searches breadth-first; it cannot be combined with --dfs")
-        return cls(
-            strategy="dfs" if args.dfs else "bfs",
-            fingerprints=args.fingerprints,
-            max_states=args.max_states,
-            max_seconds=args.max_seconds,
-        )
-
-    def check_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`itsrace.engine.check_model`."""
-        return {
-            "strategy": self.strategy,
-            "fingerprints": self.fingerprints,
-            "limits": Limits(max_states=self.max_states, max_seconds=self.max_seconds),
-        }
-
-    def describe(self) -> str:
-        visited = "fingerprint" if self.fingerprints else "exact"
-        return f"{self.strategy}, {visited} visited set"
 
 
 # -- command-line interface ------------------------------------------------------------------
@@ -92,7 +57,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("model", metavar="MODEL", help=f"benchmark model ({', '.join(sorted(MODELS))})")
     _add_model_params(parser)
-    _add_search_options(parser)
+    add_search_flags(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     out.add_argument("--out", metavar="FILE", help="also write the JSON object to FILE")
@@ -115,14 +80,6 @@ def _add_model_params(parser: argparse.ArgumentParser) -> None:
                 group.add_argument(p.option, dest=p.name, action="store_true", default=None, help=text)
             else:
                 group.add_argument(p.option, dest=p.name, type=int, default=None, metavar="N", help=text)
-
-
-def _add_search_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("search")
-    group.add_argument("--dfs", action="store_true", help="depth-first instead of breadth-first")
-    group.add_argument("--fingerprints", action="store_true", help="store 64-bit keys instead of states")
-    group.add_argument("--max-states", type=int, metavar="N", help="stop (inconclusive) after about N states")
-    group.add_argument("--max-seconds", type=float, metavar="S", help="stop (inconclusive) after about S seconds")
 
 
 def model_params(entry: ModelEntry, args: argparse.Namespace) -> dict[str, Any]:
@@ -149,9 +106,11 @@ def run(args: argparse.Namespace) -> int:
         if path is not None:
             _check_writable(path)
     try:
-        result = check_model(entry.build(params), **options.check_kwargs())
+        spec = entry.spec(params)
+        model = spec.build()
     except ModelError as exc:
         raise UsageError(str(exc)) from None
+    result = run_search(model, spec, options)
     rec = record(entry, params, options, result)
     if args.trace_out and result.violations:
         trace = result.violations[0].trace
@@ -202,8 +161,7 @@ def format_table(rec: dict[str, Any]) -> str:
         ("verdict", rec["verdict"] + (f" ({rec['reason']})" if rec["reason"] else "")),
         ("distinct states", f"{rec['distinct_states']:,}"),
         ("transitions", f"{rec['transitions']:,}"),
-        # A depth-first search reports its largest stack, not a path length (docs/engine.md).
-        ("depth" if options.strategy == "bfs" else "max stack", f"{rec['depth']:,}"),
+        ("depth", f"{rec['depth']:,}"),
         ("seconds", f"{rec['seconds']:.2f}"),
         ("states/s", f"{rec['states_per_second']:,}"),
         ("peak memory", f"{rec['peak_rss_bytes'] / 2**20:,.1f} MiB"),

@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from itsrace.cli.common import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, UsageError
+from itsrace.cli.searchopts import SearchOptions, add_search_flags, run_search
 
 DEFAULT_DESIGN = "xen-4.10"
 TRACE_STYLES = ("cpu", "timeline", "steps", "compact")
@@ -50,21 +51,14 @@ def register(subparsers: Any) -> None:
                         help="how to print a counterexample (default: per-CPU timeline)")
     parser.add_argument("--all-traces", action="store_true",
                         help="print a counterexample for every violated property, not only the shortest")
-    parser.add_argument("--max-states", type=int, metavar="N", help="stop (inconclusive) after N distinct states")
-    parser.add_argument("--max-seconds", type=float, metavar="S", help="stop (inconclusive) after S seconds")
     parser.add_argument("--mutate", action="append", default=[], metavar="NAME",
                         help="inject a named fault (repeatable; see 'itsrace list mutations')")
+    add_search_flags(parser)
     parser.set_defaults(func=run)
 
 
-def _limits(args: argparse.Namespace) -> Any:
-    from itsrace.engine import Limits
-
-    if args.max_states is not None and args.max_states < 1:
-        raise UsageError("--max-states must be at least 1")
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise UsageError("--max-seconds must be positive")
-    return Limits(max_states=args.max_states, max_seconds=args.max_seconds)
+def _limits(args: argparse.Namespace) -> SearchOptions:
+    return SearchOptions.from_args(args)
 
 
 def _load(args: argparse.Namespace, scenario: str) -> tuple[Any, Any]:
@@ -82,9 +76,11 @@ def _load(args: argparse.Namespace, scenario: str) -> tuple[Any, Any]:
     return design, sc
 
 
-def check_one(design: Any, scenario: Any, mutations: list[str], limits: Any) -> tuple[Any, Any, float]:
+def check_one(design: Any, scenario: Any, mutations: list[str], opts: SearchOptions,
+              design_arg: str | None = None) -> tuple[Any, Any, float]:
     """Build and check; returns (model, result, seconds including the build)."""
-    from itsrace.engine import ModelError, check_model
+    from itsrace.engine import ModelError
+    from itsrace.engine.spec import ModelSpec
     from itsrace.hyp import build_model
     from itsrace.hyp.scenario import ScenarioError
 
@@ -93,8 +89,12 @@ def check_one(design: Any, scenario: Any, mutations: list[str], limits: Any) -> 
         model = build_model(design, scenario, frozenset(mutations))
     except (ScenarioError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    # worker processes rebuild the model from names (a design file is passed by its path)
+    spec = ModelSpec("itsrace.hyp.build", "build_from_names", {
+        "design": design_arg if design_arg and design_arg.endswith(".py") else design.name,
+        "scenario": scenario.source or scenario.name, "mutations": sorted(mutations)})
     try:
-        result = check_model(model, stop_on_violation=False, limits=limits, progress=False)
+        result = run_search(model, spec, opts, stop_on_violation=False, progress=False)
     except ModelError as exc:
         raise UsageError(f"model error: {exc}") from None
     return model, result, time.monotonic() - start
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scenario is None:
         return _run_table(args, limits)
     design, scenario = _load(args, args.scenario)
-    model, result, seconds = check_one(design, scenario, args.mutate, limits)
+    model, result, seconds = check_one(design, scenario, args.mutate, limits, args.design)
     if args.trace_out and result.violations:
         trace = _shortest(result).trace
         # a design loaded from a file is recorded by its path, so replay can load it again
@@ -194,7 +194,7 @@ def _run_table(args: argparse.Namespace, limits: Any) -> int:
         print(f"{'scenario':28} {'verdict':13} {'states':>9} {'seconds':>8}  violated properties")
     for name in names:
         scenario = load_named(name)
-        _model, result, seconds = check_one(design, scenario, args.mutate, limits)
+        _model, result, seconds = check_one(design, scenario, args.mutate, limits, args.design)
         row = _as_json(design, scenario, result, seconds, args.mutate)
         rows.append(row)
         if not args.json:

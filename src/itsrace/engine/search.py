@@ -213,6 +213,8 @@ def check(
     """
     if strategy not in ("bfs", "dfs"):
         raise ModelError(f"unknown strategy {strategy!r}: use 'bfs' or 'dfs'")
+    if strategy == "dfs" and fingerprints:
+        raise ModelError("fingerprint mode searches breadth-first; drop fingerprints or use strategy='bfs'")
     c = model if isinstance(model, Compiled) else compile_model(model, canon=canon)
     if canon is None and c.canonical:
         raise ModelError("this compiled model canonicalises states; pass the same canon to check()")
@@ -357,21 +359,33 @@ def check(
             else:  # dfs
                 assert parents is not None
                 stack = frontier
+                # depth of each stacked state (its discovery path's length), for stats and max_depth
+                depths = [_path_length(parents, t) for t in stack]
                 expand = c.expand
                 since = 0
+                max_depth = limits.max_depth
                 while stack:
                     s = stack.pop()
+                    d = depths.pop()
+                    if max_depth is not None and d >= max_depth:
+                        reason = f"depth limit {max_depth} reached"
+                        continue  # keep going: other branches may still be shallower
+                    before = len(stack)
                     r = expand((s,), parents, stack, run.on_event, fired, gained)
                     if r < 0:
                         stats.transitions += ~r
                         break
                     stats.transitions += r
-                    depth = max(depth, len(stack))
+                    if len(stack) > before:
+                        depths.extend([d + 1] * (len(stack) - before))
+                        if d + 1 > depth:
+                            depth = d + 1
                     since += 1
                     if since >= chunk:
                         since = 0
-                        reason = over_limits(len(parents), 0)
-                        if reason:
+                        limit = over_limits(len(parents), 0)
+                        if limit:
+                            reason = limit
                             break
                         if writer is not None and writer.due():
                             writer.save(snapshot())
@@ -446,6 +460,15 @@ def _violation(
     if kind == "deadlock":
         doc = "Some process is blocked and no action is enabled."
     return Violation(prop, kind, doc, trace)
+
+
+def _path_length(parents: dict[int, int | None], s: int) -> int:
+    n = 0
+    p = parents.get(s)
+    while p is not None:
+        n += 1
+        p = parents.get(p)
+    return n
 
 
 def find_path(c: Compiled, target: int, canon: Callable[[int], int] | None = None) -> list[int]:
