@@ -7,7 +7,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
-"$VENV/bin/python" -m pip install --quiet -e ".[test]"
+"$VENV/bin/python" -m pip install --quiet -e ".[test,ray]"
 "$VENV/bin/ruff" check src tests
 "$VENV/bin/mypy"
 "$VENV/bin/python" -m pytest "$@"
