@@ -1,6 +1,6 @@
 """The ``kvm-refcount`` design: KVM's reference-counted ``vgic_irq`` in Xen's code structure.
 
-Facts from ``/work/shared/domain/kvm-vgic-its-design.md`` ("KVM doc §N"). Each verdict is
+Facts from ``shared/domain/kvm-vgic-its-design.md`` ("KVM doc §N"). Each verdict is
 pinned with the reason it holds, and the two mechanisms that make it hold are each removed by a
 mutation to show the verdict depends on them (so these tests fail if the plug-in stops
 modelling them).

@@ -1,5 +1,5 @@
 """``kvm-refcount``: KVM's reference-counted ``vgic_irq`` (arch/arm64/kvm/vgic), plugged into
-Xen's code structure. The facts are those of ``/work/shared/domain/kvm-vgic-its-design.md``
+Xen's code structure. The facts are those of ``shared/domain/kvm-vgic-its-design.md``
 (cited as "KVM doc §N"); ``docs/hyp-model.md`` says how each maps onto the model.
 
 * Each vINTID has at most one object; the index (Xen's radix tree, KVM's ``lpi_xa``) holds it as
