@@ -107,9 +107,8 @@ from itsrace.engine.search import (
     Result,
     Stats,
     Violation,
-    find_path,
 )
-from itsrace.engine.trace import decanonicalise, path_to_trace
+from itsrace.engine.search import _violation as _search_violation
 from itsrace.engine.translate import Namespace, Translator, translate_action, translate_predicate
 from itsrace.engine.visited import fingerprint_collision_probability
 
@@ -928,29 +927,8 @@ def por_check(
 
 def _violation(c: Compiled, events: _Events, prop: str, parents: dict[int, int | None] | None,
                canon: Canon | None) -> Violation:
-    kind, s, k = events.found[prop]
-    if parents is not None:
-        path = [s]
-        p = parents[s]
-        while p is not None:
-            path.append(p)
-            p = parents[p]
-        path.reverse()
-    else:
-        path = find_path(c, s, canon)
-    if canon is not None:
-        path = decanonicalise(c, path, canon)
-    last: int | None = None
-    if kind == "assertion":
-        # the real run ends in a permutation of the stored state: find its failing action
-        idx = c.property_index(prop)
-        last = next((kk for kk, t in c.successors(path[-1]) if t == ~idx), k)
-    note = f"check failed: {prop}" if kind == "assertion" else ""
-    trace = path_to_trace(c, path, prop, kind, last, note)
-    doc = next((p.doc for p in c.properties if p.name == prop), "")
-    if kind == "deadlock":
-        doc = "Some process is blocked and no action is enabled."
-    return Violation(prop, kind, doc, trace)
+    # one trace builder for every search: the sequential search's handles canonical paths too
+    return _search_violation(c, events, prop, parents, canon)
 
 
 def reduced_check(

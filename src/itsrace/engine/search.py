@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -436,8 +436,14 @@ def _spec_dict(c: Compiled) -> dict[str, Any] | None:
     return spec.to_dict() if spec is not None else None
 
 
+class _FoundMap(Protocol):
+    """What trace building needs from a search: the first state violating each property."""
+
+    found: dict[str, tuple[str, int, int | None]]
+
+
 def _violation(
-    c: Compiled, run: _Run, prop: str, parents: dict[int, int | None] | None, canon: Callable[[int], int] | None
+    c: Compiled, run: _FoundMap, prop: str, parents: dict[int, int | None] | None, canon: Callable[[int], int] | None
 ) -> Violation:
     kind, s, k = run.found[prop]
     if parents is not None and s in parents:
