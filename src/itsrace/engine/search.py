@@ -261,12 +261,16 @@ def check(
         if fingerprints:
             fpset = FingerprintSet(c.layout.bits)
             fpset.keys = np.asarray(saved.visited, dtype=np.uint64)
+            if fpset.exact:  # BFS levels are uint64 arrays in exact fingerprint mode
+                frontier = np.asarray(frontier, dtype=np.uint64)  # type: ignore[assignment]
+                nxt = np.asarray(nxt, dtype=np.uint64)  # type: ignore[assignment]
         else:
             assert isinstance(saved.parents, list)
             parents = dict(zip(saved.visited, saved.parents, strict=True))
     elif fingerprints:
         fpset = FingerprintSet(c.layout.bits)
-        frontier = fpset.add_new_states(initial)
+        frontier = fpset.add_new_states(initial)  # type: ignore[assignment]
+        nxt = fpset.empty()  # type: ignore[assignment]
     else:
         parents = {s: None for s in initial}
         frontier = list(parents) if strategy == "bfs" else list(reversed(initial))
@@ -299,20 +303,27 @@ def check(
         try:
             if fpset is not None:
                 expand_collect = c.expand_collect  # type: ignore[attr-defined]
-                while frontier:
+                while len(frontier):
                     if limits.max_depth is not None and depth >= limits.max_depth:
                         reason = f"depth limit {limits.max_depth} reached"
                         break
                     stop_now = False
                     while pos < len(frontier):
                         cand: list[int] = []
-                        r = expand_collect(frontier[pos:pos + chunk * 4], None, cand, run.on_event, fired, gained)
+                        part = frontier[pos:pos + chunk * 4]
+                        if isinstance(part, np.ndarray):
+                            part = part.tolist()  # generated code works on Python ints
+                        r = expand_collect(part, None, cand, run.on_event, fired, gained)
                         if r < 0:
                             stats.transitions += ~r
                             stop_now = True
                             break
                         stats.transitions += r
-                        nxt.extend(fpset.add_new_states(cand))
+                        new = fpset.add_new_states(cand)
+                        if isinstance(new, np.ndarray):
+                            nxt = np.concatenate((nxt, new))  # type: ignore[assignment]
+                        else:
+                            nxt.extend(new)
                         pos += chunk * 4
                         reason = over_limits(len(fpset), depth)
                         if reason:
@@ -323,8 +334,8 @@ def check(
                     stats.queue = max(0, len(frontier) - pos) + len(nxt)
                     if stop_now or reason:
                         break
-                    frontier, nxt, pos = nxt, [], 0
-                    if frontier:
+                    frontier, nxt, pos = nxt, fpset.empty(), 0  # type: ignore[assignment]
+                    if len(frontier):
                         depth += 1
                 stats.distinct_states = len(fpset)
             elif strategy == "bfs":

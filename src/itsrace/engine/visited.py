@@ -35,16 +35,37 @@ def fingerprint_collision_probability(bits: int, states: int) -> float:
 
 
 class FingerprintSet:
-    """A set of 64-bit keys of packed states, in a sorted numpy array."""
+    """A set of 64-bit keys of packed states, in a sorted numpy array grown in place.
+
+    When states fit in 64 bits the new states of a batch come back as a ``uint64`` array (8
+    bytes each instead of a Python int's 32 plus a list slot), so BFS levels stay compact too.
+    """
+
+    _BLOCK = 1 << 20  # elements moved per step of the in-place merge
 
     def __init__(self, bits: int) -> None:
         self.exact = bits <= 64
         self.bits = bits
         self.mult = _multiplier(bits)
-        self.keys = np.empty(0, dtype=np.uint64)
+        self._buf = np.empty(0, dtype=np.uint64)
+        self._n = 0
 
     def __len__(self) -> int:
-        return int(self.keys.size)
+        return self._n
+
+    @property
+    def keys(self) -> np.ndarray:
+        """The sorted keys (a view; copy it before the set changes if you keep it)."""
+        return self._buf[: self._n]
+
+    @keys.setter
+    def keys(self, value: np.ndarray) -> None:
+        self._buf = np.array(value, dtype=np.uint64)
+        self._n = int(self._buf.size)
+
+    def empty(self) -> list[int] | np.ndarray:
+        """An empty BFS level of the kind :meth:`add_new_states` returns."""
+        return np.empty(0, dtype=np.uint64) if self.exact else []
 
     def key_array(self, states: list[int]) -> np.ndarray:
         if self.exact:
@@ -54,22 +75,48 @@ class FingerprintSet:
             (((t * mult) >> shift) & _MASK64 for t in states), dtype=np.uint64, count=len(states)
         )
 
-    def add_new_states(self, states: list[int]) -> list[int]:
-        """Insert the keys of ``states``; return the states whose keys were not present (each once)."""
+    def add_new_states(self, states: list[int]) -> list[int] | np.ndarray:
+        """Insert the keys of ``states``; return the states whose keys were not present (each
+        once, in discovery order): a ``uint64`` array when states fit in 64 bits, else a list."""
         if not states:
-            return []
+            return self.empty()
         keys = self.key_array(states)
         uniq, first = np.unique(keys, return_index=True)
-        table = self.keys
-        if table.size:
+        if self._n:
+            table = self.keys
             pos = np.searchsorted(table, uniq)
             hit = pos < table.size
             hit[hit] = table[pos[hit]] == uniq[hit]
             new = ~hit
-            self.keys = np.insert(table, pos[new], uniq[new])
-            chosen = first[new]
+            fresh, chosen = uniq[new], first[new]
+            self._merge(fresh, pos[new])
         else:
-            self.keys = uniq
-            chosen = first
-        chosen.sort()  # keep discovery order for deterministic search
-        return [states[i] for i in chosen.tolist()]
+            fresh, chosen = uniq, first
+            self._merge(fresh, np.zeros(fresh.size, dtype=np.intp))
+        order = np.argsort(chosen, kind="stable")  # keep discovery order: deterministic search
+        if self.exact:
+            return fresh[order]
+        return [states[i] for i in chosen[order].tolist()]
+
+    def _merge(self, fresh: np.ndarray, pos: np.ndarray) -> None:
+        """Merge sorted ``fresh`` keys (absent from the table; ``pos`` = their insertion points)
+        into the table in place. Growing uses ``resize`` (realloc, which moves large blocks by
+        remapping pages), and the old keys move right block by block from the end, so no second
+        copy of the table ever exists."""
+        n, m = self._n, int(fresh.size)
+        if m == 0:
+            return
+        if self._buf.size < n + m:
+            # small growth steps: resize zero-fills the slack, so slack is resident memory
+            self._buf.resize(n + m + max(n // 8, 4096), refcheck=False)
+        buf = self._buf
+        lo = int(pos[0]) if m else n  # old keys before the first insertion point stay put
+        end = n
+        while end > lo:
+            start = max(lo, end - self._BLOCK)
+            block = buf[start:end].copy()
+            shift = np.searchsorted(fresh, block)  # fresh keys smaller than each old key
+            buf[np.arange(start, end) + shift] = block
+            end = start
+        buf[pos + np.arange(m)] = fresh
+        self._n = n + m
