@@ -227,9 +227,9 @@ class _Builder:
             extracted.add(slot_no)
         em.emit(indent, f"if {tr.guard_expr}:", where)
         ind = indent + 1
-        for slot_no in sorted((tr.reads | tr.writes) - extracted):
+        for slot_no in sorted((tr.reads | tr.writes) - extracted - tr.fresh):
             em.emit(ind, _extract(layout.slots[slot_no]), where)
-        for slot_no in sorted(tr.writes):
+        for slot_no in sorted(tr.writes - tr.fresh):
             ident = layout.slots[slot_no].ident
             em.emit(ind, f"W_{ident} = S_{ident}")
         visit = self.visit_lines(mode, k)

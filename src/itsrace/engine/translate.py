@@ -66,6 +66,7 @@ class Translated:
     writes: set[int] = field(default_factory=set)
     needs_try: bool = False  # body may raise Disabled or CheckFailed
     line_of: dict[int, str] = field(default_factory=dict)  # body line index -> model "file:line"
+    fresh: set[int] = field(default_factory=set)  # written slots assigned before any read: no W_ = S_ copy
 
 
 class Namespace:
@@ -686,8 +687,29 @@ def translate_action(
         guard_reads=guard_reads,
         writes=set(tr.writes),
         needs_try=tr.needs_try,
+        fresh=_fresh_writes(body_nodes, tr.slot_index),
         line_of=line_of,
     )
+
+
+def _fresh_writes(body: list[ast.stmt], slot_index: dict[str, int]) -> set[int]:
+    """Written slots whose first use in the top-level statement sequence is a plain assignment
+    not reading them: their old value is never needed, so the generated code neither extracts
+    nor copies it (the commonest case, and it sits in the search's inner loop)."""
+    fresh: set[str] = set()
+    used: set[str] = set()
+    for stmt in body:
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id.startswith("W_")):
+            name = stmt.targets[0].id
+            reads = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+            used |= reads
+            if name not in used and name not in reads:
+                fresh.add(name)
+            used.add(name)
+            continue
+        used |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    return {slot_index[name[2:]] for name in fresh}
 
 
 def _split_leading_requires(body: list[ast.stmt]) -> tuple[list[ast.stmt], list[ast.stmt]]:
