@@ -1,7 +1,10 @@
-"""The fingerprint table (``engine/visited.py``) against a plain Python set: the in-place merge
-must keep exactly the keys inserted, sorted, and report each new state once, in discovery order."""
+"""The fingerprint table (``engine/visited.py``) against a plain Python set: the staging array
+and the in-place merge must keep exactly the keys inserted, sorted, and report each new state
+once, in discovery order."""
 
 from __future__ import annotations
+
+from array import array
 
 import numpy as np
 from hypothesis import given, settings
@@ -12,14 +15,19 @@ from itsrace.engine.visited import FingerprintSet
 batches = st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=300), max_size=12)
 
 
-@settings(max_examples=60, deadline=None)
-@given(batches)
-def test_exact_table_matches_a_python_set(batches: list[list[int]]) -> None:
+@settings(max_examples=80, deadline=None)
+@given(batches, st.integers(1, 400), st.booleans())
+def test_exact_table_matches_a_python_set(batches: list[list[int]], stage_min: int, as_array: bool) -> None:
     fp = FingerprintSet(64)
     fp._BLOCK = 7  # type: ignore[misc]  # force many merge blocks on small tables
+    fp.stage_min = stage_min  # small: the staging array is merged often, at varying points
+    fp.stage_fraction = 2
     seen: set[int] = set()
     for batch in batches:
-        new = fp.add_new_states(batch)
+        cand = fp.new_batch()
+        assert isinstance(cand, array)  # what the generated code appends to
+        cand.extend(batch)
+        new = fp.add_new_states(cand if as_array else batch)
         assert isinstance(new, np.ndarray)
         expected = list(dict.fromkeys(t for t in batch if t not in seen))
         assert new.tolist() == expected
@@ -40,3 +48,15 @@ def test_wide_states_come_back_as_python_ints(batches: list[list[int]]) -> None:
         assert new == list(dict.fromkeys(t for t in wide if t not in seen))
         seen.update(wide)
     assert len(fp) == len(seen)  # no collisions among these few keys
+
+
+def test_lookups_see_staged_keys_and_keys_flushes_them() -> None:
+    fp = FingerprintSet(64)
+    fp.stage_min = 1000  # everything below stays staged
+    assert fp.add_new_states([5, 3, 5]).tolist() == [5, 3]
+    assert fp.add_new_states([3, 9]).tolist() == [9]  # 3 is found in the staging array
+    assert len(fp) == 3 and fp._n == 0
+    assert fp.keys.tolist() == [3, 5, 9]  # reading the keys merges the staging array
+    assert fp._n == 3 and fp._stage.size == 0
+    assert fp.add_new_states([9, 1]).tolist() == [1]
+    assert fp.keys.tolist() == [1, 3, 5, 9]

@@ -309,7 +309,7 @@ def check(
                         break
                     stop_now = False
                     while pos < len(frontier):
-                        cand: list[int] = []
+                        cand = fpset.new_batch()  # array('Q') when states fit in 64 bits
                         part = frontier[pos:pos + chunk * 4]
                         if isinstance(part, np.ndarray):
                             part = part.tolist()  # generated code works on Python ints

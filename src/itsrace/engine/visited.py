@@ -12,6 +12,8 @@ so per-state work stays in C.
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
 _MASK64 = (1 << 64) - 1
@@ -35,13 +37,20 @@ def fingerprint_collision_probability(bits: int, states: int) -> float:
 
 
 class FingerprintSet:
-    """A set of 64-bit keys of packed states, in a sorted numpy array grown in place.
+    """A set of 64-bit keys of packed states: a large sorted table grown in place, plus a small
+    sorted staging array of recent keys.
+
+    New keys go to the staging array; it is merged into the table only when it reaches
+    :attr:`stage_fraction` of the table, so the O(table) in-place merge runs a few dozen times
+    in a search instead of once per batch. A lookup searches both.
 
     When states fit in 64 bits the new states of a batch come back as a ``uint64`` array (8
     bytes each instead of a Python int's 32 plus a list slot), so BFS levels stay compact too.
     """
 
-    _BLOCK = 1 << 20  # elements moved per step of the in-place merge
+    _BLOCK = 1 << 16  # elements moved per step of the in-place merge (its temporaries scale with it)
+    stage_fraction = 16  # merge the staging array once it holds table/stage_fraction keys
+    stage_min = 1 << 17  # ... or this many, on a small table
 
     def __init__(self, bits: int) -> None:
         self.exact = bits <= 64
@@ -49,54 +58,65 @@ class FingerprintSet:
         self.mult = _multiplier(bits)
         self._buf = np.empty(0, dtype=np.uint64)
         self._n = 0
+        self._stage = np.empty(0, dtype=np.uint64)
 
     def __len__(self) -> int:
-        return self._n
+        return self._n + int(self._stage.size)
 
     @property
     def keys(self) -> np.ndarray:
-        """The sorted keys (a view; copy it before the set changes if you keep it)."""
+        """All keys, sorted (a view; copy it before the set changes if you keep it)."""
+        self._flush()
         return self._buf[: self._n]
 
     @keys.setter
     def keys(self, value: np.ndarray) -> None:
         self._buf = np.array(value, dtype=np.uint64)
         self._n = int(self._buf.size)
+        self._stage = np.empty(0, dtype=np.uint64)
 
     def empty(self) -> list[int] | np.ndarray:
         """An empty BFS level of the kind :meth:`add_new_states` returns."""
         return np.empty(0, dtype=np.uint64) if self.exact else []
 
-    def key_array(self, states: list[int]) -> np.ndarray:
+    def new_batch(self) -> list[int] | array:
+        """An empty container for a batch of candidate successors: ``array('Q')`` (8 bytes a
+        state, no Python int kept alive) when states fit in 64 bits, else a list."""
+        return array("Q") if self.exact else []
+
+    def key_array(self, states: list[int] | array) -> np.ndarray:
         if self.exact:
+            if isinstance(states, array):
+                return np.frombuffer(states, dtype=np.uint64)
             return np.fromiter(states, dtype=np.uint64, count=len(states))
         shift, mult = self.bits, self.mult
         return np.fromiter(
             (((t * mult) >> shift) & _MASK64 for t in states), dtype=np.uint64, count=len(states)
         )
 
-    def add_new_states(self, states: list[int]) -> list[int] | np.ndarray:
+    def add_new_states(self, states: list[int] | array) -> list[int] | np.ndarray:
         """Insert the keys of ``states``; return the states whose keys were not present (each
         once, in discovery order): a ``uint64`` array when states fit in 64 bits, else a list."""
-        if not states:
+        if not len(states):
             return self.empty()
         keys = self.key_array(states)
         uniq, first = np.unique(keys, return_index=True)
-        if self._n:
-            table = self.keys
-            pos = np.searchsorted(table, uniq)
-            hit = pos < table.size
-            hit[hit] = table[pos[hit]] == uniq[hit]
-            new = ~hit
-            fresh, chosen = uniq[new], first[new]
-            self._merge(fresh, pos[new])
-        else:
-            fresh, chosen = uniq, first
-            self._merge(fresh, np.zeros(fresh.size, dtype=np.intp))
+        new = ~(_member(self._buf[: self._n], uniq) | _member(self._stage, uniq))
+        fresh, chosen = uniq[new], first[new]
+        if fresh.size:
+            self._stage = np.insert(self._stage, np.searchsorted(self._stage, fresh), fresh)
+            if self._stage.size >= max(self.stage_min, self._n // self.stage_fraction):
+                self._flush()
         order = np.argsort(chosen, kind="stable")  # keep discovery order: deterministic search
         if self.exact:
             return fresh[order]
         return [states[i] for i in chosen[order].tolist()]
+
+    def _flush(self) -> None:
+        """Merge the staging array into the table."""
+        if self._stage.size:
+            stage, self._stage = self._stage, np.empty(0, dtype=np.uint64)
+            self._merge(stage, np.searchsorted(self._buf[: self._n], stage))
 
     def _merge(self, fresh: np.ndarray, pos: np.ndarray) -> None:
         """Merge sorted ``fresh`` keys (absent from the table; ``pos`` = their insertion points)
@@ -108,15 +128,25 @@ class FingerprintSet:
             return
         if self._buf.size < n + m:
             # small growth steps: resize zero-fills the slack, so slack is resident memory
-            self._buf.resize(n + m + max(n // 8, 4096), refcheck=False)
+            self._buf.resize(n + m + max(n // 16, 4096), refcheck=False)
         buf = self._buf
-        lo = int(pos[0]) if m else n  # old keys before the first insertion point stay put
+        lo = int(pos[0])  # old keys before the first insertion point stay put
         end = n
         while end > lo:
             start = max(lo, end - self._BLOCK)
             block = buf[start:end].copy()
-            shift = np.searchsorted(fresh, block)  # fresh keys smaller than each old key
+            shift = np.searchsorted(pos, np.arange(start, end), side="right")  # fresh keys before each
             buf[np.arange(start, end) + shift] = block
             end = start
         buf[pos + np.arange(m)] = fresh
         self._n = n + m
+
+
+def _member(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which of ``keys`` are in the sorted ``table``."""
+    if not table.size:
+        return np.zeros(keys.size, dtype=bool)
+    pos = np.searchsorted(table, keys)
+    hit = pos < table.size
+    hit[hit] = table[pos[hit]] == keys[hit]
+    return hit
