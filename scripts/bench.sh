@@ -19,8 +19,22 @@ run lpi-3x4-sym-fast   lpi-toy --vcpus 3 --lpis 4 --symmetry fast
 run lpi-3x4-sym-exact  lpi-toy --vcpus 3 --lpis 4 --symmetry exact
 run lpi-3x4-workers2   lpi-toy --vcpus 3 --lpis 4 --workers 2
 run lpi-3x3-por        lpi-toy --vcpus 3 --lpis 3 --por
+run lpi-3x3-sleep      lpi-toy --vcpus 3 --lpis 3 --sleep
 run lpi-3x3-bug        lpi-toy --vcpus 3 --lpis 3 --bug
-"$VENV/bin/itsrace" check --json > "$OUT/hyp-xen-4.10.json"
+hyp() {  # name, then check arguments: one JSON list per run, a row per scenario
+  local name="$1"; shift
+  "$VENV/bin/itsrace" check "$@" --json > "$OUT/$name.json"
+  echo "$name done (exit $?: 1 means a design fails some scenario)" >&2
+}
+hyp hyp-xen-4.10              --design xen-4.10
+hyp hyp-xen-4.10-por          --design xen-4.10 --por
+hyp hyp-xen-4.10-sleep        --design xen-4.10 --sleep
+hyp hyp-xen-4.10-fp           --design xen-4.10 --fingerprints
+hyp hyp-xen-4.10-workers2     --design xen-4.10 --workers 2
+hyp hyp-kvm-refcount          --design kvm-refcount
+hyp hyp-kvm-refcount-por      --design kvm-refcount --por
+hyp hyp-kvm-refcount-fp       --design kvm-refcount --fingerprints
+hyp hyp-kvm-refcount-workers2 --design kvm-refcount --workers 2
 "$VENV/bin/python" - "$OUT" <<'PY'
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
@@ -33,10 +47,22 @@ for f in sorted(out.glob("lpi-*.json")):
                      if v is True or (v is not False and v not in (None, 1, "bfs", "processes", 60.0)))
     rows.append(f"| {f.stem} | {opts or '-'} | {r['verdict']} | {r['distinct_states']:,} | {r['transitions']:,} | "
                 f"{r['seconds']:.2f} | {r['states_per_second']:,} | {r['peak_rss_bytes'] / 2**20:,.0f} | {r['bytes_per_state']:.1f} |")
-hyp = json.loads((out / "hyp-xen-4.10.json").read_text())
-rows += ["", "| xen-4.10 scenario | verdict | distinct states | seconds | violated |", "|---|---|---|---|---|"]
-for r in hyp if isinstance(hyp, list) else hyp.get("scenarios", []):
-    rows.append(f"| {r['scenario']} | {r['verdict']} | {r['states']:,} | {r['seconds']:.1f} | {', '.join(r['violated']) or '-'} |")
+variants = [("", "none"), ("-por", "por"), ("-sleep", "sleep"), ("-fp", "fingerprints"), ("-workers2", "workers=2")]
+for design in ("xen-4.10", "kvm-refcount"):
+    runs = {label: {r["scenario"]: r for r in json.loads((out / f"hyp-{design}{suffix}.json").read_text())}
+            for suffix, label in variants if (out / f"hyp-{design}{suffix}.json").exists()}
+    labels = [label for _, label in variants if label in runs]
+    rows += ["", f"| {design} scenario | verdict | violated | " + " | ".join(f"{l}: states, s" for l in labels) + " |",
+             "|---|---|---|" + "---|" * len(labels)]
+    for name, base in runs["none"].items():
+        cells = []
+        for l in labels:
+            r = runs[l][name]
+            same = "" if (r["verdict"], r["violated"]) == (base["verdict"], base["violated"]) else " (verdict differs!)"
+            cells.append(f"{r['states']:,}, {r['seconds']:.1f}{same}")
+        rows.append(f"| {name} | {base['verdict']} | {', '.join(base['violated']) or '-'} | " + " | ".join(cells) + " |")
+    total = {l: sum(r["seconds"] for r in runs[l].values()) for l in labels}
+    rows.append("| all | | | " + " | ".join(f"{total[l]:.1f} s" for l in labels) + " |")
 (out / "table.md").write_text("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY

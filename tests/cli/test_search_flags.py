@@ -37,6 +37,16 @@ def test_reductions_keep_the_verdicts(capsys: pytest.CaptureFixture[str], flags:
     assert [v["property"] for v in rec["violations"]] == ["NoDoubleResidency"]  # type: ignore[attr-defined]
 
 
+def test_sleep_sets_visit_every_state_with_fewer_transitions(capsys: pytest.CaptureFixture[str]) -> None:
+    _, plain = bench(capsys)
+    code, rec = bench(capsys, "--sleep")
+    assert code == 0 and rec["verdict"] == "pass"
+    assert rec["distinct_states"] == plain["distinct_states"] == 1252
+    assert int(rec["transitions"]) < int(plain["transitions"])  # type: ignore[call-overload]
+    code, rec = bench(capsys, "--bug", "--sleep")
+    assert code == 1 and [v["property"] for v in rec["violations"]] == ["NoDoubleResidency"]  # type: ignore[attr-defined]
+
+
 def test_workers_give_the_same_counts(capsys: pytest.CaptureFixture[str]) -> None:
     _, one = bench(capsys)
     code, two = bench(capsys, "--workers", "2")
@@ -76,6 +86,9 @@ def test_checkpoint_then_resume_gives_the_uninterrupted_counts(
     ["--swarm", "0"],
     ["--por", "--dfs"],
     ["--symmetry", "lots"],
+    ["--sleep", "--por"],
+    ["--sleep", "--symmetry", "fast"],
+    ["--sleep", "--workers", "2"],
 ])
 def test_impossible_combinations_are_one_line_errors(capsys: pytest.CaptureFixture[str], flags: list[str]) -> None:
     with pytest.raises(SystemExit) as exc_info:
@@ -90,7 +103,7 @@ def test_check_accepts_the_same_flags(capsys: pytest.CaptureFixture[str]) -> Non
     base = ["check", "--scenario", "spurious-after-remove", "--json"]
     code = main(base)
     plain = json.loads(capsys.readouterr().out)
-    for flags in (["--por"], ["--fingerprints"], ["--workers", "2"]):
+    for flags in (["--por"], ["--sleep"], ["--fingerprints"], ["--workers", "2"]):
         code = main([*base, *flags])
         rec = json.loads(capsys.readouterr().out)
         assert code == 1

@@ -433,3 +433,98 @@ def test_ample_set_api_and_generated_code() -> None:
     assert isinstance(info, PorInfo) and analyse(c) is info  # cached
     assert len(ample_set(c, c.initial[0])) == 1
     assert "def nes_0(s):" in info.source
+
+
+# -- sleep sets -----------------------------------------------------------------------------------
+
+
+def loop_beside_a_failing_process() -> Model:
+    """The model on which the random soundness test caught ample sets + sleep sets missing a
+    failed check (docs/reductions.md, "Sleep sets"): P0 gets stuck, P1 loops forever, P2's
+    second pass through P2_1 fails ``chk0``. The processes share nothing."""
+    m = Model("loop-beside-a-failing-process")
+    m.var("pc", range(3), 3)
+    m.var("l", range(3), 3)
+
+    @m.action
+    def P0_0(s):
+        require(s.pc[0] == 0)
+        s.l[0] = (s.l[0] + 1) % 3
+        s.pc[0] = 1
+
+    @m.action
+    def P0_1(s):
+        require(s.pc[0] == 1)
+        require(s.l[0] == 0)
+        s.pc[0] = 2
+
+    @m.action
+    def P1_0(s):
+        require(s.pc[1] == 0)
+        s.l[1] = 0
+        s.pc[1] = 1
+
+    @m.action
+    def P1_1(s):
+        require(s.pc[1] == 1)
+        require(s.l[1] == 0)
+        s.pc[1] = 0
+
+    @m.action
+    def P2_0(s):
+        require(s.pc[2] == 0)
+        require(s.l[2] == 0)
+        s.pc[2] = 1
+
+    @m.action
+    def P2_1(s):
+        require(s.pc[2] == 1)
+        check(s.l[2] == 0, "chk0")
+        s.pc[2] = 2
+
+    @m.action
+    def P2_2(s):
+        require(s.pc[2] == 2)
+        require(s.l[2] == 0)
+        s.l[2] = 1
+        s.pc[2] = 1
+
+    m.check_deadlock = False
+    return m
+
+
+def test_sleep_sets_visit_every_state_and_follow_fewer_transitions() -> None:
+    for m in (steppers(3, 3), lpi_toy.build(2, 2), blink_and_set()):
+        base = check_model(m, stop_on_violation=False)
+        r = por_check(m, ample=False, sleep=True, stop_on_violation=False)
+        assert isinstance(r.stats, PorStats)
+        assert r.violated == base.violated
+        assert r.stats.distinct_states == base.stats.distinct_states, m.name
+        if m.name.startswith("steppers"):
+            assert r.stats.transitions < base.stats.transitions
+            assert r.stats.slept_transitions > 0
+    # three independent counters of length 3: each of the 64 states is entered exactly once
+    r = por_check(steppers(3, 3), ample=False, sleep=True)
+    assert r.stats.transitions == 63
+
+
+def test_sleep_sets_find_the_failed_check_that_ample_plus_sleep_missed() -> None:
+    m = loop_beside_a_failing_process()
+    assert check_model(m, stop_on_violation=False).violated == {"chk0"}
+    assert por_check(m, stop_on_violation=False).violated == {"chk0"}  # ample sets alone
+    for proviso in ("graph", "depth"):
+        r = por_check(m, ample=False, sleep=True, proviso=proviso, stop_on_violation=False)
+        assert r.violated == {"chk0"}
+        assert replay(compile_model(m), r.violations[0].trace).reproduces
+
+
+def test_sleep_sets_refuse_unsound_combinations() -> None:
+    m = loop_beside_a_failing_process()
+    with pytest.raises(ModelError, match="sleep sets are sound here only with full expansion"):
+        por_check(m, sleep=True)
+    with pytest.raises(ModelError, match="use one of them"):
+        reduced_check(m, por=True, sleep=True)
+    with pytest.raises(ModelError, match="symmetry"):
+        por_check(lpi_toy.build(2, 2), ample=False, sleep=True, canon=lambda s: s)
+    r = reduced_check(m, sleep=True, fingerprints=True, stop_on_violation=False)
+    assert r.violated == {"chk0"}

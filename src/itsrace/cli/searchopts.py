@@ -2,7 +2,7 @@
 the engine's search functions.
 
     --dfs --fingerprints --max-states N --max-seconds S      the sequential search
-    --symmetry fast|exact --por                              reductions (docs/reductions.md)
+    --symmetry fast|exact --por --sleep                      reductions (docs/reductions.md)
     --workers N [--backend processes|ray] [--ray-address A]  parallel search (docs/parallel.md)
     --swarm SECONDS                                          random diversified search (never "pass")
     --checkpoint FILE [--checkpoint-every S] [--resume FILE] nothing lost on interruption
@@ -32,6 +32,7 @@ class SearchOptions:
     max_seconds: float | None = None
     symmetry: str | None = None  # None | "fast" | "exact"
     por: bool = False
+    sleep: bool = False
     workers: int = 1
     backend: str = "processes"
     ray_address: str | None = None
@@ -49,6 +50,7 @@ class SearchOptions:
             max_seconds=getattr(args, "max_seconds", None),
             symmetry=getattr(args, "symmetry", None),
             por=getattr(args, "por", False),
+            sleep=getattr(args, "sleep", False),
             workers=getattr(args, "workers", 1),
             backend=getattr(args, "backend", "processes"),
             ray_address=getattr(args, "ray_address", None),
@@ -82,6 +84,13 @@ class SearchOptions:
             raise UsageError("--swarm cannot be combined with --symmetry, --por or checkpoints")
         if self.por and (self.strategy == "dfs" or self.checkpoint or self.resume):
             raise UsageError("--por searches breadth-first without checkpoints; drop --dfs/--checkpoint/--resume")
+        if self.sleep and self.por:
+            raise UsageError("--sleep and --por together can miss violations (the cycle proviso does not "
+                             "see sleeping actions); use one of them (docs/reductions.md)")
+        if self.sleep and (self.symmetry or self.strategy == "dfs" or self.workers > 1 or self.swarm is not None
+                           or self.checkpoint or self.resume):
+            raise UsageError("--sleep is a breadth-first search of its own; drop --symmetry/--dfs/--workers/"
+                             "--swarm/--checkpoint/--resume")
         if self.symmetry and (self.checkpoint or self.resume) and not self.por:
             raise UsageError("checkpoints are not supported with --symmetry")
 
@@ -93,6 +102,8 @@ class SearchOptions:
             parts.append(f"symmetry {self.symmetry}")
         if self.por:
             parts.append("partial-order reduction")
+        if self.sleep:
+            parts.append("sleep sets")
         if self.workers > 1:
             parts.append(f"{self.workers} workers" + (" on ray" if self.backend == "ray" else ""))
         return ", ".join(parts)
@@ -110,6 +121,8 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-seconds", type=float, metavar="S", help="stop (inconclusive) after about S seconds")
     group.add_argument("--symmetry", choices=("fast", "exact"), help="symmetry reduction over the model's scalarsets")
     group.add_argument("--por", action="store_true", help="partial-order reduction (ample sets)")
+    group.add_argument("--sleep", action="store_true",
+                       help="sleep sets: follow fewer transitions, visit every state (not with --por)")
     group.add_argument("--workers", type=int, default=1, metavar="N", help="parallel breadth-first search with N workers")
     group.add_argument("--backend", choices=("processes", "ray"), default="processes", help="where the workers run")
     group.add_argument("--ray-address", metavar="ADDR", help="an existing Ray cluster (default: start a local one)")
@@ -136,14 +149,14 @@ def run_search(model: Model, spec: ModelSpec | None, opts: SearchOptions, *,
                                   address=opts.ray_address, limits=limits, stop_on_violation=stop_on_violation,
                                   progress=progress, checkpoint=opts.checkpoint,
                                   checkpoint_every=opts.checkpoint_every, resume=opts.resume)
-        if opts.symmetry or opts.por:
+        if opts.symmetry or opts.por or opts.sleep:
             from itsrace.engine.por import reduced_check
 
             kwargs: dict[str, Any] = {"fingerprints": opts.fingerprints, "limits": limits,
                                       "stop_on_violation": stop_on_violation, "progress": progress}
-            if not opts.por:
+            if not (opts.por or opts.sleep):
                 kwargs["strategy"] = opts.strategy
-            return reduced_check(model, symmetry=opts.symmetry, por=opts.por, **kwargs)
+            return reduced_check(model, symmetry=opts.symmetry, por=opts.por, sleep=opts.sleep, **kwargs)
         return check_model(model, strategy=opts.strategy, fingerprints=opts.fingerprints, limits=limits,
                            stop_on_violation=stop_on_violation, progress=progress,
                            checkpoint=opts.checkpoint, checkpoint_every=opts.checkpoint_every,

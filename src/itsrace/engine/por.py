@@ -68,9 +68,29 @@ properties as the unreduced search):
 * **final properties at quiescent states**: via visibility, as for invariants.
 
 Counterexamples are real runs and replay on the unreduced model, but they are shortest only in
-the reduced graph (usually short, not always minimal). Sleep sets are not used: with a visited
-set they need per-state sleep sets and re-expansion on revisits, and since the driver computes
-every successor anyway (for the assertion argument) they would save only visited-set lookups.
+the reduced graph (usually short, not always minimal).
+
+Sleep sets
+----------
+``por_check(model, ample=False, sleep=True)``: every state is expanded fully, but an action is
+not followed from a state where it is *asleep*. Actions are followed in index order; the
+successor by ``k`` of a state with sleep set ``Z`` and followed set ``F`` gets
+``(Z | {j in F : j < k}) & independent(k)``: if ``j`` was (or will be) followed here and
+commutes with ``k``, then ``j`` then ``k`` reaches the same state as ``k`` then ``j``, so the
+second order need not be tried. A state reached again keeps the intersection of its sleep
+sets; if that shrinks after it was expanded, it is followed again with the smaller set, so the
+result does not depend on the order in which paths arrive. This visits every reachable state
+(so it preserves every property kind) and follows fewer transitions; the driver still computes
+every successor (failed checks are seen in every visited state).
+
+Sleep sets are *not* combined with ample sets. The naive combination is unsound with the
+cycle proviso, and the soundness tests found a counterexample: three independent processes,
+one looping forever (``P1``), one whose third step fails a check (``P2``). A state on ``P1``'s
+loop is fully expanded by the proviso and follows ``P2``'s first step with ``P1``'s step asleep,
+relying on the other order (``P1``'s step, then ``P2``'s) being explored from the next state
+of the loop. But that state is partially expanded with ample set ``{P1_0}``, and the state after
+``P2``'s first step has ample set ``{P1_1}``, which is asleep there: no order reaches ``P2``'s
+later steps, and the failing check is missed. ``por_check`` refuses ``ample=True, sleep=True``.
 
 Symmetry
 --------
@@ -621,11 +641,14 @@ class PorStats(Stats):
     full_states: int = 0  # expanded fully (no proper ample set, or visibility)
     proviso_states: int = 0  # a proper ample set was found but the cycle proviso expanded fully
     enabled_transitions: int = 0  # successors computed (including those not followed)
+    slept_transitions: int = 0  # sleep sets: ample or full-set actions not followed (asleep)
+    sleep_revisits: int = 0  # sleep sets: expanded states followed again after their set shrank
 
     def as_dict(self) -> dict[str, Any]:
         d = super().as_dict()
         d.update(reduced_states=self.reduced_states, full_states=self.full_states,
-                 proviso_states=self.proviso_states, enabled_transitions=self.enabled_transitions)
+                 proviso_states=self.proviso_states, enabled_transitions=self.enabled_transitions,
+                 slept_transitions=self.slept_transitions, sleep_revisits=self.sleep_revisits)
         return d
 
 
@@ -718,6 +741,8 @@ def por_check(
     stop_on_violation: bool = True,
     progress: bool | None = None,
     proviso: str = "graph",
+    ample: bool = True,
+    sleep: bool = False,
 ) -> Result:
     """Breadth-first search with partial-order reduction (see the module docstring).
 
@@ -736,9 +761,20 @@ def por_check(
     * ``"depth"``: on the fly; a state is expanded fully when an ample successor is already
       known at a depth no greater than its own (every cycle in breadth-first order has such an
       edge). No extra memory, but many non-cycles look like cycles.
+
+    ``sleep=True`` adds sleep sets on top of the ample sets (see "Sleep sets" in the module
+    docstring): fewer transitions are followed, never fewer properties found. It keeps a
+    record per state and does not combine with symmetry reduction.
     """
     if proviso not in ("graph", "depth"):
         raise ModelError(f"unknown proviso {proviso!r}: use 'graph' or 'depth'")
+    if sleep and ample:
+        raise ModelError("sleep sets are sound here only with full expansion (ample=False): "
+                         "combined with ample sets and the cycle proviso they can miss violations "
+                         "(docs/reductions.md, 'Sleep sets')")
+    if sleep and canon is not None:
+        raise ModelError("sleep sets do not combine with symmetry reduction (a canonical state's "
+                         "sleep set would name actions of another permutation): drop one of them")
     c = model if isinstance(model, Compiled) else compile_model(model, canon=canon)
     if canon is None and c.canonical:
         raise ModelError("this compiled model canonicalises states; pass the same canon to por_check()")
@@ -773,6 +809,12 @@ def por_check(
     max_depth = 0
     reason = ""
     stop = False
+    # sleep sets: key -> [asleep mask, followed mask F, depth, state, expanded, revisit queued]
+    asleep: dict[int, list[Any]] = {}
+    if sleep:
+        for s0 in initial:
+            asleep[key(s0)] = [0, 0, 0, s0, False, False]
+    indep = [~(dep_a | 1 << a) for a, dep_a in enumerate(info.dep)]
 
     def over_limits() -> str:
         n = len(visited)
@@ -798,6 +840,49 @@ def por_check(
                     depth_of[kt] = d + 1
                 out.append((ct, d + 1))
                 gained[k] += 1
+
+    def visit_asleep(s: int, follow: list[tuple[int, int]], d: int, out: list[Any]) -> None:
+        """Follow ``follow`` from ``s`` except the actions asleep in ``s``; a successor by ``k``
+        sleeps on what was asleep here or comes before ``k`` in ``F``, when independent of
+        ``k``. A known successor keeps the intersection of its sleep sets; if that shrinks after
+        it was expanded, it is followed again."""
+        rec = asleep[key(s)]
+        z = rec[0]
+        rec[1] |= sum(1 << k for k, _ in follow)
+        fm = rec[1]
+        for k, ct in follow:
+            if z >> k & 1:
+                stats.slept_transitions += 1
+                continue
+            child_z = (z | (fm & ((1 << k) - 1))) & indep[k]
+            stats.transitions += 1
+            fired[k] += 1
+            kt = key(ct)
+            old = asleep.get(kt)
+            if old is None:
+                if fingerprints:
+                    seen.add(kt)
+                else:
+                    parents[ct] = s
+                if not graph:
+                    depth_of[kt] = d + 1
+                asleep[kt] = [child_z, 0, d + 1, ct, False, False]
+                out.append((ct, d + 1))
+                gained[k] += 1
+            elif old[0] & ~child_z:
+                old[0] &= child_z
+                if old[4] and not old[5]:
+                    old[5] = True
+                    out.append((ct, -1 - old[2]))  # negative depth: follow again
+
+    def revisit(s: int, out: list[Any]) -> None:
+        """``s`` was expanded and its sleep set has shrunk: follow its ``F`` again."""
+        rec = asleep[key(s)]
+        rec[5] = False
+        stats.sleep_revisits += 1
+        fm = rec[1]
+        follow = [(k, canon_fn(t)) for k, t in successors(s) if t >= 0 and fm >> k & 1]
+        visit_asleep(s, follow, rec[2], out)
 
     def expand(s: int, d: int, out: list[tuple[int, int]]) -> bool:
         """Check ``s``'s properties, follow an ample set (or everything); True to stop."""
@@ -826,7 +911,7 @@ def por_check(
         if stop:
             return True
         follow: list[tuple[int, int]] = []
-        cands = candidates(s, enabled, errors, graph) if succ else []
+        cands = candidates(s, enabled, errors, graph) if succ and ample else []
         if cands:
             succ_of = dict(succ)
             if graph:
@@ -855,7 +940,11 @@ def por_check(
             stats.full_states += 1
         if not follow:
             follow = [(k, canon_fn(t)) for k, t in succ if t >= 0]
-        visit(s, follow, d, out)
+        if sleep:
+            asleep[key(s)][4] = True
+            visit_asleep(s, follow, d, out)
+        else:
+            visit(s, follow, d, out)
         return False
 
     def explore(frontier: list[tuple[int, int]]) -> None:
@@ -863,6 +952,9 @@ def por_check(
         while frontier:
             nxt: list[tuple[int, int]] = []
             for count, (s, d) in enumerate(frontier):
+                if d < 0:  # sleep sets: an expanded state whose sleep set shrank
+                    revisit(s, nxt)
+                    continue
                 if limits.max_depth is not None and d >= limits.max_depth:
                     reason = f"depth limit {limits.max_depth} reached"
                     continue
@@ -897,7 +989,10 @@ def por_check(
                 stats.reduced_states -= 1
                 stats.proviso_states += 1
                 follow = [(k, canon_fn(t)) for k, t in successors(s) if t >= 0]
-                visit(s, follow, d, frontier)
+                if sleep:
+                    visit_asleep(s, follow, d, frontier)
+                else:
+                    visit(s, follow, d, frontier)
             explore(frontier)
     except KeyboardInterrupt:
         reason = "interrupted"
@@ -936,6 +1031,7 @@ def reduced_check(
     *,
     symmetry: str | None = None,
     por: bool = False,
+    sleep: bool = False,
     validate: bool = True,
     **kwargs: Any,
 ) -> Result:
@@ -943,7 +1039,8 @@ def reduced_check(
 
     ``symmetry`` is ``None``, ``"fast"`` or ``"exact"`` (validated first with
     :func:`itsrace.engine.symmetry.validate_symmetry` unless ``validate=False``); ``por=True``
-    uses :func:`por_check`. Other keyword arguments (``fingerprints``, ``limits``,
+    uses :func:`por_check` with ample sets, ``sleep=True`` with sleep sets instead (the two are
+    not combined: see the module docstring). Other keyword arguments (``fingerprints``, ``limits``,
     ``stop_on_violation``, ``progress``, and ``strategy`` without POR) go to the search.
     """
     from itsrace.engine import symmetry as sym
@@ -956,10 +1053,12 @@ def reduced_check(
         if validate:
             sym.validate_symmetry(model)
         canon = sym.canonicaliser(model, exact=symmetry == "exact")
-    if por:
+    if por and sleep:
+        raise ModelError("sleep sets and ample sets together can miss violations; use one of them")
+    if por or sleep:
         if kwargs.pop("strategy", "bfs") != "bfs":
             raise ModelError("partial-order reduction is implemented for breadth-first search only")
-        return por_check(model, canon=canon, **kwargs)
+        return por_check(model, canon=canon, ample=por, sleep=sleep, **kwargs)
     return check_model(model, canon=canon, **kwargs)
 
 

@@ -5,9 +5,12 @@ Wider states are reduced to 64-bit keys by multiply-shift hashing with a fixed o
 two distinct states share a key with probability about 2**-64 per pair, so a search of ``n``
 states misses one with probability at most ``n*(n-1)/2 * 2**-64`` (reported with the result).
 
-Keys live in one sorted ``numpy.uint64`` array (8 bytes per state). Each batch of candidate
-successors is de-duplicated with ``numpy.unique`` and merged with ``searchsorted``/``insert``,
-so per-state work stays in C.
+Keys live in one sorted ``numpy.uint64`` array (8 bytes per state, grown in place) and a small
+sorted staging array of recent keys. Each batch of candidate successors (an ``array('Q')`` of
+raw states when they fit in 64 bits) is de-duplicated with ``numpy.unique``, looked up in both
+with ``searchsorted``, and its new keys go to the staging array; that is merged into the table
+only when it reaches a sixteenth of it. Per-state work stays in C, the O(table) merge runs a few
+dozen times per search, and no temporary is ever the size of the table.
 """
 
 from __future__ import annotations
