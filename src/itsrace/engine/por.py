@@ -814,7 +814,7 @@ def por_check(
     if sleep:
         for s0 in initial:
             asleep[key(s0)] = [0, 0, 0, s0, False, False]
-    indep = [~(dep_a | 1 << a) for a, dep_a in enumerate(info.dep)]
+    indep = [~(dep_a | 1 << a) for a, dep_a in enumerate(info.dep)] if sleep else []
 
     def over_limits() -> str:
         n = len(visited)
@@ -826,20 +826,24 @@ def por_check(
             return f"memory limit {limits.max_memory / 2**20:,.0f} MiB reached"
         return ""
 
-    def visit(s: int, follow: list[tuple[int, int]], d: int, out: list[tuple[int, int]]) -> None:
+    def discover(s: int, k: int, ct: int, kt: int, d: int, out: list[Any]) -> None:
+        """Record ``ct`` (key ``kt``), first reached from ``s`` by action ``k``."""
+        if fingerprints:
+            seen.add(kt)
+        else:
+            parents[ct] = s
+        if not graph:
+            depth_of[kt] = d + 1
+        out.append((ct, d + 1))
+        gained[k] += 1
+
+    def visit(s: int, follow: list[tuple[int, int]], d: int, out: list[Any]) -> None:
         for k, ct in follow:
             stats.transitions += 1
             fired[k] += 1
             kt = key(ct)
             if kt not in visited:
-                if fingerprints:
-                    seen.add(kt)
-                else:
-                    parents[ct] = s
-                if not graph:
-                    depth_of[kt] = d + 1
-                out.append((ct, d + 1))
-                gained[k] += 1
+                discover(s, k, ct, kt, d, out)
 
     def visit_asleep(s: int, follow: list[tuple[int, int]], d: int, out: list[Any]) -> None:
         """Follow ``follow`` from ``s`` except the actions asleep in ``s``; a successor by ``k``
@@ -860,20 +864,15 @@ def por_check(
             kt = key(ct)
             old = asleep.get(kt)
             if old is None:
-                if fingerprints:
-                    seen.add(kt)
-                else:
-                    parents[ct] = s
-                if not graph:
-                    depth_of[kt] = d + 1
                 asleep[kt] = [child_z, 0, d + 1, ct, False, False]
-                out.append((ct, d + 1))
-                gained[k] += 1
+                discover(s, k, ct, kt, d, out)
             elif old[0] & ~child_z:
                 old[0] &= child_z
                 if old[4] and not old[5]:
                     old[5] = True
                     out.append((ct, -1 - old[2]))  # negative depth: follow again
+
+    follow_from = visit_asleep if sleep else visit
 
     def revisit(s: int, out: list[Any]) -> None:
         """``s`` was expanded and its sleep set has shrunk: follow its ``F`` again."""
@@ -942,9 +941,7 @@ def por_check(
             follow = [(k, canon_fn(t)) for k, t in succ if t >= 0]
         if sleep:
             asleep[key(s)][4] = True
-            visit_asleep(s, follow, d, out)
-        else:
-            visit(s, follow, d, out)
+        follow_from(s, follow, d, out)
         return False
 
     def explore(frontier: list[tuple[int, int]]) -> None:
@@ -989,10 +986,7 @@ def por_check(
                 stats.reduced_states -= 1
                 stats.proviso_states += 1
                 follow = [(k, canon_fn(t)) for k, t in successors(s) if t >= 0]
-                if sleep:
-                    visit_asleep(s, follow, d, frontier)
-                else:
-                    visit(s, follow, d, frontier)
+                follow_from(s, follow, d, frontier)
             explore(frontier)
     except KeyboardInterrupt:
         reason = "interrupted"

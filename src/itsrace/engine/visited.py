@@ -138,8 +138,9 @@ class FingerprintSet:
         while end > lo:
             start = max(lo, end - self._BLOCK)
             block = buf[start:end].copy()
-            shift = np.searchsorted(pos, np.arange(start, end), side="right")  # fresh keys before each
-            buf[np.arange(start, end) + shift] = block
+            idx = np.arange(start, end)
+            idx += np.searchsorted(pos, idx, side="right")  # shifted right by the fresh keys before each
+            buf[idx] = block
             end = start
         buf[pos + np.arange(m)] = fresh
         self._n = n + m

@@ -34,8 +34,8 @@ from itsrace.hyp.pending_irq import (
 @procedure
 def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
     """vgic_vcpu_inject_lpi (gic-v3-lpi.c:139), from gicv3_do_LPI and from the INT command.
-    The pointer from lookup #1 is dereferenced with no lock held (line 152); the code's own
-    TODO (lines 141-145) says nothing keeps the pending_irq valid meanwhile.
+    The pointer from lookup #1 is dereferenced with no lock held (line 152); Xen's own comment
+    at lines 141-145 admits that nothing keeps the pending_irq valid meanwhile.
 
     kvm-refcount: lookup #1 is a try-get (``vgic_get_lpi``), the target is read under that
     reference, and the reference is put when the injection is done (KVM's ``inject_cached``:
