@@ -13,8 +13,8 @@ import pytest
 
 from itsrace.cli.main import main
 from itsrace.engine import ModelError, Trace
-from itsrace.engine.registry import MODELS, get, model_for_trace, parse_value
-from itsrace.engine.spec import spec_of
+from itsrace.engine.lang.registry import MODELS, get, model_for_trace, parse_value
+from itsrace.engine.lang.spec import spec_of
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from itsrace.engine import Limits, ModelError, check_model, replay
-from itsrace.engine import checkpoint as ck
-from itsrace.engine.parallel import check_parallel
-from itsrace.engine.spec import ModelSpec
+from itsrace.engine.explore import checkpoint as ck
+from itsrace.engine.lang.spec import ModelSpec
+from itsrace.engine.scale.parallel import check_parallel
+from itsrace.engine.scale.resume import resume
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -59,7 +60,7 @@ def test_state_limit_then_resume_is_exact_other_modes(tmp_path: Path, mode: dict
     first = check_model(spec.build(), progress=False, limits=Limits(max_states=ref.stats.distinct_states // 3),
                         checkpoint=path, chunk=256, **mode)
     assert first.verdict == "inconclusive"
-    final = ck.resume(path, progress=False)  # model rebuilt from the spec in the file
+    final = resume(path, progress=False)  # model rebuilt from the spec in the file
     assert summary(final) == summary(ref)
 
 
@@ -112,7 +113,7 @@ def test_sigterm_in_a_subprocess_then_resume(tmp_path: Path, ref33: Any) -> None
     script = textwrap.dedent(f"""
         import json, os, signal, sys
         from itsrace.engine import check_model
-        from itsrace.engine.spec import ModelSpec
+        from itsrace.engine.lang.spec import ModelSpec
         marker = lambda *a: None
         signal.signal(signal.SIGTERM, marker)
         c = ModelSpec("itsrace.models.lpi_toy", "build", {{"vcpus": 3, "lpis": 3}}).compile()
@@ -147,7 +148,7 @@ def test_parallel_and_single_checkpoints_are_interchangeable(tmp_path: Path, ref
     # and the other way round: a single-process checkpoint taken mid-level, resumed by 2 workers
     path2 = tmp_path / "single.ckpt"
     check_model(spec.build(), progress=False, limits=Limits(max_states=80_000), checkpoint=path2, chunk=512)
-    final2 = ck.resume(path2, workers=2, progress=False)  # model rebuilt from the recorded spec
+    final2 = resume(path2, workers=2, progress=False)  # model rebuilt from the recorded spec
     assert summary(final2)[:4] == summary(ref33)[:4]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from itsrace.engine import Model, ModelError, check_model, compile_model, generated_source, require
-from itsrace.engine.layout import Layout
+from itsrace.engine.lang.layout import Layout
 from itsrace.models.lpi_toy import build as lpi_toy
 
 MODEL_FILE = str(Path(__file__).resolve())

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from itsrace.engine import Model, ModelError, check_model, replay, require
-from itsrace.engine.parallel import (
+from itsrace.engine.lang.spec import ModelSpec, spec_of
+from itsrace.engine.scale.parallel import (
     LAST_RUN,
     check_parallel,
     choose_partition,
@@ -18,7 +19,6 @@ from itsrace.engine.parallel import (
     owners_array,
     split_by_owner,
 )
-from itsrace.engine.spec import ModelSpec, spec_of
 
 LPI = "itsrace.models.lpi_toy"
 

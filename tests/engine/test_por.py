@@ -8,8 +8,15 @@ from collections import deque
 import pytest
 
 from itsrace.engine import Model, ModelError, check, check_model, compile_model, replay, require
-from itsrace.engine.compile import Compiled
-from itsrace.engine.por import PorInfo, PorStats, ample_set, analyse, por_check, reduced_check
+from itsrace.engine.lang.compile import Compiled
+from itsrace.engine.reduce.por import (
+    PorInfo,
+    PorStats,
+    ample_set,
+    analyse,
+    por_check,
+    reduced_check,
+)
 from itsrace.models import lpi_toy
 
 # -- purpose-built models -----------------------------------------------------------------------------
@@ -317,7 +324,7 @@ def test_cycle_proviso_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
         r = por_check(m, proviso=proviso)
         assert r.violated == {"BNeverSet"}
         assert replay(compile_model(m), r.violations[0].trace).reproduces
-    import itsrace.engine.por as por
+    import itsrace.engine.reduce.por as por
 
     monkeypatch.setattr(por, "_back_edge_sources", lambda partial: [])
     assert por_check(m).verdict == "pass"  # ignoring B forever: wrong

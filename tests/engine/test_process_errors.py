@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from itsrace.engine import Model, ModelError, compile_model
-from itsrace.engine.model import require
-from itsrace.engine.process import (
+from itsrace.engine.lang.model import require
+from itsrace.engine.lang.process import (
     await_,
     choose,
     label,

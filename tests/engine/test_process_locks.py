@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itsrace.engine import Compiled, Model, check, check_model, compile_model
-from itsrace.engine.process import (
+from itsrace.engine.lang.process import (
     await_,
     local_irq_disable,
     local_irq_enable,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from itsrace.engine import Model, check, check_model
-from itsrace.engine.process import (
+from itsrace.engine.lang.process import (
     atomic,
     await_,
     choose,

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from itsrace.engine import Limits, Model, ModelError, check_model, replay
-from itsrace.engine.spec import ModelSpec
+from itsrace.engine.lang.spec import ModelSpec
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'itsrace[ray]' to run these tests")
 
-from itsrace.engine.parallel import check_parallel  # noqa: E402
-from itsrace.engine.ray_backend import ray_available  # noqa: E402
+from itsrace.engine.scale.parallel import check_parallel  # noqa: E402
+from itsrace.engine.scale.ray_backend import ray_available  # noqa: E402
 
 
 def build_broken() -> Model:

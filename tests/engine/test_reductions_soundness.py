@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from itsrace.engine import Model, Result, check_model, compile_model, replay
-from itsrace.engine.layout import Layout
-from itsrace.engine.model import ActionDef, PropertyDef
-from itsrace.engine.por import ample_set, analyse, por_check
-from itsrace.engine.symmetry import (
+from itsrace.engine.lang.layout import Layout
+from itsrace.engine.lang.model import ActionDef, PropertyDef
+from itsrace.engine.reduce.por import ample_set, analyse, por_check
+from itsrace.engine.reduce.symmetry import (
     all_permutations,
     build_canonicaliser,
     permute_state,

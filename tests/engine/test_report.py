@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from itsrace.engine import Trace, TraceStep, check_model
-from itsrace.engine.report import (
+from itsrace.engine.explore.report import (
     format_compact,
     format_state,
     format_steps,

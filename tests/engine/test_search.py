@@ -23,7 +23,7 @@ from itsrace.engine import (
     check_model,
     require,
 )
-from itsrace.engine.search import _Progress
+from itsrace.engine.explore.search import _Progress
 from itsrace.models.lpi_toy import build as lpi_toy
 
 STRATEGIES = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from itsrace.engine import Model, ModelError, check, check_model, replay, require
-from itsrace.engine.spec import ModelSpec
-from itsrace.engine.swarm import check_swarm, shorten
+from itsrace.engine.lang.spec import ModelSpec
+from itsrace.engine.scale.swarm import check_swarm, shorten
 
 
 def lpi(vcpus: int, lpis: int, bug: bool = False) -> ModelSpec:

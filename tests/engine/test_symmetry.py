@@ -8,8 +8,8 @@ import warnings
 import pytest
 
 from itsrace.engine import Model, ModelError, check, check_model, compile_model, replay, require
-from itsrace.engine.layout import Layout
-from itsrace.engine.symmetry import (
+from itsrace.engine.lang.layout import Layout
+from itsrace.engine.reduce.symmetry import (
     all_permutations,
     build_canonicaliser,
     canonicaliser,

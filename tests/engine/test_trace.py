@@ -19,7 +19,7 @@ from itsrace.engine import (
     replay,
     require,
 )
-from itsrace.engine.compile import Compiled
+from itsrace.engine.lang.compile import Compiled
 from itsrace.models.lpi_toy import build as lpi_toy
 
 LPI_FILE = str(Path(lpi_toy.__code__.co_filename))

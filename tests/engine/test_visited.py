@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from itsrace.engine.visited import FingerprintSet
+from itsrace.engine.explore.visited import FingerprintSet
 
 batches = st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=300), max_size=12)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from itsrace.engine import check_model
-from itsrace.engine.por import reduced_check
+from itsrace.engine.reduce.por import reduced_check
 from itsrace.hyp.build import build_from_names
 
 FAST = [

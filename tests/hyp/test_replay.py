@@ -17,7 +17,14 @@ import pytest
 
 from itsrace.cli.main import main
 from itsrace.engine import ModelError, Trace
-from itsrace.engine.registry import MODELS, TRACE_MODELS, Param, get, get_for_trace, model_for_trace
+from itsrace.engine.lang.registry import (
+    MODELS,
+    TRACE_MODELS,
+    Param,
+    get,
+    get_for_trace,
+    model_for_trace,
+)
 
 # One vCPU DISCARDs event 0 while its MSI is being injected: passes on Xen 4.10, a NULL
 # dereference with the ``no-inject-null-check`` fault (tests/hyp/test_properties_fail.py).

@@ -18,7 +18,7 @@ When a property fails (``--bug``), the counterexample is printed (text mode) and
 Exit status: 0 every property holds, 1 a property is violated, 2 bad input, 3 inconclusive (a
 limit stopped the search). Benchmark figures are measurements, not pass/fail criteria.
 
-Extending: models come from :mod:`itsrace.engine.registry` (each parameter of a registered model
+Extending: models come from :mod:`itsrace.engine.lang.registry` (each parameter of a registered model
 becomes an option here). Search options are shared with ``itsrace check`` in
 :mod:`itsrace.cli.searchopts`.
 """
@@ -41,8 +41,8 @@ from itsrace.cli.common import (
 )
 from itsrace.cli.searchopts import SearchOptions, add_search_flags, run_search
 from itsrace.engine import FAIL, PASS, ModelError, Result
-from itsrace.engine.registry import MODELS, ModelEntry, get
-from itsrace.engine.report import STYLES, format_violation
+from itsrace.engine.explore.report import STYLES, format_violation
+from itsrace.engine.lang.registry import MODELS, ModelEntry, get
 
 EXIT_FOR_VERDICT = {PASS: EXIT_OK, FAIL: EXIT_VIOLATION}
 

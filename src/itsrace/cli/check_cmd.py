@@ -80,7 +80,7 @@ def check_one(design: Any, scenario: Any, mutations: list[str], opts: SearchOpti
               design_arg: str | None = None) -> tuple[Any, Any, float]:
     """Build and check; returns (model, result, seconds including the build)."""
     from itsrace.engine import ModelError
-    from itsrace.engine.spec import ModelSpec
+    from itsrace.engine.lang.spec import ModelSpec
     from itsrace.hyp import build_model
     from itsrace.hyp.scenario import ScenarioError
 
@@ -137,7 +137,7 @@ def _print_trace(violation: Any, model: Any, style: str) -> None:
 
         print(format_timeline(violation.trace, model.meta["consts"]["VCPU_PCPU"], violation.doc))
     else:
-        from itsrace.engine.report import format_violation
+        from itsrace.engine.explore.report import format_violation
 
         print(format_violation(violation, style))
 

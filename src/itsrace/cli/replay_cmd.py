@@ -4,7 +4,7 @@
 
 The trace names its model and the parameters it was built with (``trace.params``, filled in by
 ``itsrace bench --trace-out`` and later ``itsrace check``); the model is rebuilt from the
-registry (:mod:`itsrace.engine.registry`), every step is executed again, and the end state is
+registry (:mod:`itsrace.engine.lang.registry`), every step is executed again, and the end state is
 checked against the violated property. Typical use: keep the trace of a bug, fix the model or
 the design, and replay to see whether the bug is gone. ``--set NAME=VALUE`` changes one build
 parameter first: ``itsrace replay bug.json --set bug=false`` replays the trace of the buggy
@@ -36,8 +36,8 @@ from typing import Any
 
 from itsrace.cli.common import EXIT_OK, EXIT_VIOLATION, UsageError
 from itsrace.engine import ModelError, ReplayResult, Trace, compile_model, replay
-from itsrace.engine.registry import get_for_trace, model_for_trace, parse_value
-from itsrace.engine.report import STYLES, format_trace
+from itsrace.engine.explore.report import STYLES, format_trace
+from itsrace.engine.lang.registry import get_for_trace, model_for_trace, parse_value
 
 EXIT_REPRODUCES = EXIT_OK
 EXIT_DIVERGES = EXIT_VIOLATION

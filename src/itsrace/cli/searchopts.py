@@ -19,7 +19,7 @@ from typing import Any
 
 from itsrace.cli.common import UsageError
 from itsrace.engine import Limits, Model, ModelError, Result, check_model
-from itsrace.engine.spec import ModelSpec
+from itsrace.engine.lang.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -138,19 +138,19 @@ def run_search(model: Model, spec: ModelSpec | None, opts: SearchOptions, *,
     limits = opts.limits()
     try:
         if opts.swarm is not None:
-            from itsrace.engine.swarm import check_swarm
+            from itsrace.engine.scale.swarm import check_swarm
 
             return check_swarm(_need_spec(spec, "--swarm"), workers=opts.workers, seconds=opts.swarm,
                                stop_on_violation=stop_on_violation, progress=progress)
         if opts.workers > 1:
-            from itsrace.engine.parallel import check_parallel
+            from itsrace.engine.scale.parallel import check_parallel
 
             return check_parallel(_need_spec(spec, "--workers"), workers=opts.workers, backend=opts.backend,
                                   address=opts.ray_address, limits=limits, stop_on_violation=stop_on_violation,
                                   progress=progress, checkpoint=opts.checkpoint,
                                   checkpoint_every=opts.checkpoint_every, resume=opts.resume)
         if opts.symmetry or opts.por or opts.sleep:
-            from itsrace.engine.por import reduced_check
+            from itsrace.engine.reduce.por import reduced_check
 
             kwargs: dict[str, Any] = {"fingerprints": opts.fingerprints, "limits": limits,
                                       "stop_on_violation": stop_on_violation, "progress": progress}

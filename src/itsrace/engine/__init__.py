@@ -21,12 +21,12 @@ Five names cover most uses::
 See ``docs/modelling.md`` for the guide (level 1 actions, level 2 processes, properties).
 """
 
-from itsrace.engine.compile import Compiled, compile_model, generated_source
 from itsrace.engine.errors import ModelError
-from itsrace.engine.model import ActionDef, Model, PropertyDef, VarDecl, check, require
-from itsrace.engine.search import FAIL, INCONCLUSIVE, PASS, Limits, Result, Stats, Violation
-from itsrace.engine.search import check as check_model
-from itsrace.engine.trace import ReplayResult, Trace, TraceStep, replay
+from itsrace.engine.explore.search import FAIL, INCONCLUSIVE, PASS, Limits, Result, Stats, Violation
+from itsrace.engine.explore.search import check as check_model
+from itsrace.engine.explore.trace import ReplayResult, Trace, TraceStep, replay
+from itsrace.engine.lang.compile import Compiled, compile_model, generated_source
+from itsrace.engine.lang.model import ActionDef, Model, PropertyDef, VarDecl, check, require
 
 __all__ = [
     "FAIL", "INCONCLUSIVE", "PASS", "ActionDef", "Compiled", "Limits", "Model", "ModelError",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from itsrace.engine import Model
-from itsrace.engine.process import finalize
+from itsrace.engine.lang.process import finalize
 from itsrace.hyp import its_cmds, lpi, lr, pending_irq, properties, vcpu, vgic
 from itsrace.hyp.consts import MUTATIONS, PROP, make_consts
 from itsrace.hyp.lang import specialise

@@ -17,7 +17,7 @@ pending_irq that may be in an LR), ``D_MAPTI_PRISTINE`` in :func:`its_handle_map
 
 from __future__ import annotations
 
-from itsrace.engine.process import (
+from itsrace.engine.lang.process import (
     atomic,
     await_,
     check,

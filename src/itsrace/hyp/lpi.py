@@ -14,8 +14,8 @@ is queued (``leave_hypervisor_tail`` -> ``gic_inject``); the handler models both
 
 from __future__ import annotations
 
-from itsrace.engine.model import require
-from itsrace.engine.process import atomic, await_
+from itsrace.engine.lang.model import require
+from itsrace.engine.lang.process import atomic, await_
 from itsrace.hyp.consts import C0, NC, NE, NQ, NV, TRIG_MAX
 from itsrace.hyp.lang import action, process
 from itsrace.hyp.lr import gic_clear_lrs, gic_inject

@@ -14,7 +14,7 @@ Design decision points (see :mod:`itsrace.designs.base`): ``D_PRISTINE_SCAN`` in
 
 from __future__ import annotations
 
-from itsrace.engine.process import (
+from itsrace.engine.lang.process import (
     atomic,
     await_,
     check,

@@ -18,7 +18,7 @@ only changed under the lock of the vCPU whose list holds it.
 
 from __future__ import annotations
 
-from itsrace.engine.process import atomic, await_, check
+from itsrace.engine.lang.process import atomic, await_, check
 from itsrace.hyp.consts import CUR, M_KVM_LATE_GET, M_KVM_NO_LIST_REF, NC, NE, NPRIO, NPTR, NQ, NV
 from itsrace.hyp.lang import procedure, pure
 

@@ -6,7 +6,7 @@ Xen function it models and what it does (the comment on the model's line, else t
 then the shared state it changed (program counters, locals and interrupt counters are left
 out: they are in ``--json`` and ``--trace-out``).
 
-For the engine's generic views (every read, every local) use :mod:`itsrace.engine.report`.
+For the engine's generic views (every read, every local) use :mod:`itsrace.engine.explore.report`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 import textwrap
 from collections.abc import Sequence
 
-from itsrace.engine.trace import Trace, TraceStep
+from itsrace.engine.explore.trace import Trace, TraceStep
 
 GUEST = "guest / devices"
 _HIDDEN = re.compile(r"^(pc_|irqs_off|in_irq|vCPU_|gicv3_do_LPI_)")

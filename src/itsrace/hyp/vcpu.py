@@ -14,8 +14,8 @@ have no EOI maintenance interrupt). The guest also writes its LPI property table
 
 from __future__ import annotations
 
-from itsrace.engine.model import check, require
-from itsrace.engine.process import (
+from itsrace.engine.lang.model import check, require
+from itsrace.engine.lang.process import (
     atomic,
     await_,
     local_irq_disable,

@@ -7,7 +7,7 @@ Lock order (top of vgic-v3-its.c; the model checks it as ``lock-order``):
 
 from __future__ import annotations
 
-from itsrace.engine.process import atomic, check, spin_lock_irqsave, spin_unlock_irqrestore
+from itsrace.engine.lang.process import atomic, check, spin_lock_irqsave, spin_unlock_irqrestore
 from itsrace.hyp.consts import (
     D_INJECT_TAG,
     D_REFCOUNT,

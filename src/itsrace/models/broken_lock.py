@@ -18,7 +18,7 @@ The fix is an atomic test-and-set: ``with atomic(): await_(s.lock == 0); s.lock 
 from __future__ import annotations
 
 from itsrace.engine import Model
-from itsrace.engine.process import atomic, await_
+from itsrace.engine.lang.process import atomic, await_
 
 SHORTEST = {True: 6, False: 8}  # shortest counterexample length, by merge_local
 

@@ -20,7 +20,12 @@ processes on that CPU do not step.
 from __future__ import annotations
 
 from itsrace.engine import Model
-from itsrace.engine.process import spin_lock, spin_lock_irqsave, spin_unlock, spin_unlock_irqrestore
+from itsrace.engine.lang.process import (
+    spin_lock,
+    spin_lock_irqsave,
+    spin_unlock,
+    spin_unlock_irqrestore,
+)
 
 
 def build(irqsave: bool = False, cpus: int = 1, merge_local: bool = True) -> Model:

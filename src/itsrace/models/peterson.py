@@ -19,7 +19,7 @@ also guarantees (progress, bounded waiting) are liveness properties this checker
 from __future__ import annotations
 
 from itsrace.engine import Model
-from itsrace.engine.process import skip
+from itsrace.engine.lang.process import skip
 
 
 def build(swap: bool = False, merge_local: bool = True) -> Model:

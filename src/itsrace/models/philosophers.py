@@ -18,7 +18,7 @@ holds in both versions (the forks are locks).
 from __future__ import annotations
 
 from itsrace.engine import Model
-from itsrace.engine.process import spin_lock, spin_unlock
+from itsrace.engine.lang.process import spin_lock, spin_unlock
 
 
 def build(n: int = 3, fixed: bool = False, merge_local: bool = True) -> Model:

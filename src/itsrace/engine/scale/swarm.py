@@ -25,7 +25,7 @@ States are checked exactly as in the exhaustive search (the same generated ``exp
 and the same event handling: invariants, failed ``check``s, deadlocks, final properties). A
 violation comes back as a path of states; loops are cut out and shortcuts taken (if a later
 state of the path is a direct successor of an earlier one, the states between are dropped), then
-:func:`~itsrace.engine.trace.path_to_trace` turns it into a trace that replays on the model.
+:func:`~itsrace.engine.explore.trace.path_to_trace` turns it into a trace that replays on the model.
 
 The verdict is ``fail`` with the (shortest found) counterexample, or ``inconclusive`` with
 coverage statistics: runs, states expanded, an estimate of the distinct states seen (linear
@@ -46,18 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from itsrace.engine.compile import Compiled
 from itsrace.engine.errors import ModelError
-from itsrace.engine.model import Model
-from itsrace.engine.parallel import (
-    WorkerError,
-    _describe,
-    _fold64,
-    _raise_remote,
-    default_start_method,
-    main_module_guard,
-)
-from itsrace.engine.search import (
+from itsrace.engine.explore.search import (
     FAIL,
     INCONCLUSIVE,
     Result,
@@ -67,8 +57,17 @@ from itsrace.engine.search import (
     _Progress,
     _Run,
 )
-from itsrace.engine.spec import ModelSpec, require_spec
-from itsrace.engine.trace import path_to_trace
+from itsrace.engine.explore.trace import path_to_trace
+from itsrace.engine.lang.compile import Compiled
+from itsrace.engine.lang.model import Model
+from itsrace.engine.lang.spec import ModelSpec, require_spec
+from itsrace.engine.scale.parallel import (
+    _describe,
+    _raise_remote,
+    default_start_method,
+    main_module_guard,
+)
+from itsrace.engine.scale.partition import WorkerError, _fold64
 
 _M64 = (1 << 64) - 1
 _MIX = 0x9E3779B97F4A7C15
@@ -325,7 +324,7 @@ def check_swarm(
     property is reported). ``max_depth`` bounds walks and DFS runs, ``strategies`` chooses
     among ``"walk"`` and ``"dfs"``, ``table_bits`` sizes the DFS bit table, ``seed`` makes
     step-bounded swarms reproducible. ``workers=1`` runs in this process (no model spec needed
-    then); more workers rebuild the model from its :class:`~itsrace.engine.spec.ModelSpec`.
+    then); more workers rebuild the model from its :class:`~itsrace.engine.lang.spec.ModelSpec`.
 
     Result: verdict ``fail`` with counterexamples that replay on the model, or
     ``inconclusive`` with ``stats`` (``distinct_states`` is an estimate, ``depth`` the deepest
@@ -349,7 +348,7 @@ def check_swarm(
     elif isinstance(model, ModelSpec):
         c = model.compile()
     else:
-        from itsrace.engine.compile import compile_model
+        from itsrace.engine.lang.compile import compile_model
 
         c = compile_model(model)
     if c.canonical:
@@ -373,7 +372,7 @@ def _run_processes(spec: ModelSpec, workers: int, cfg: SwarmConfig, start_method
     method = start_method or default_start_method()
     ctx: Any = mp.get_context(method)
     if method == "forkserver":
-        ctx.set_forkserver_preload(["itsrace.engine.swarm"])
+        ctx.set_forkserver_preload(["itsrace.engine.scale.swarm"])
     stop = ctx.Event()
     conns: list[Connection] = []
     procs: list[Any] = []

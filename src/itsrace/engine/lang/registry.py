@@ -6,7 +6,7 @@ A trace records *how* its model was built in ``trace.params``::
     {"model": "lpi-toy", "vcpus": 2, "lpis": 2, "bug": true}
 
 ``model`` is the registry name; the other keys are the build parameters. :func:`model_for_trace`
-turns that back into the :class:`~itsrace.engine.model.Model`, so a counterexample saved today can
+turns that back into the :class:`~itsrace.engine.lang.model.Model`, so a counterexample saved today can
 be re-executed after the model has changed and tell whether it still reproduces.
 
 Adding a model means adding one :class:`ModelEntry` to :data:`MODELS`: its name, a one-line
@@ -20,7 +20,7 @@ hypervisor model (``"hyp"``: a design, a scenario and mutations, all strings), w
 "mutations": [...]}``. Their parameters may also be strings (``kind=str``) or lists of strings
 (``kind=str, many=True``); they are not ``bench`` options. :func:`get` finds benchmarks, :func:`get_for_trace` both kinds.
 Models are built through a
-:class:`~itsrace.engine.spec.ModelSpec`, so a registry-built model can also be sent to parallel
+:class:`~itsrace.engine.lang.spec.ModelSpec`, so a registry-built model can also be sent to parallel
 workers or recorded in a checkpoint.
 """
 
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsrace.engine.errors import ModelError
-from itsrace.engine.model import Model
-from itsrace.engine.spec import ModelSpec
+from itsrace.engine.lang.model import Model
+from itsrace.engine.lang.spec import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Render counterexample traces for people: a per-process timeline, a step list, a compact list.
 
-A :class:`~itsrace.engine.trace.Trace` records, for every step, the process that took it, the
+A :class:`~itsrace.engine.explore.trace.Trace` records, for every step, the process that took it, the
 action or step label, the model's ``file:line``, the values the step read and the variables it
 changed. This module turns that into text a kernel developer can follow without knowing the
 engine:
@@ -27,8 +27,8 @@ import re
 import textwrap
 from collections.abc import Iterable, Mapping
 
-from itsrace.engine.search import Violation
-from itsrace.engine.trace import Trace, TraceStep
+from itsrace.engine.explore.search import Violation
+from itsrace.engine.explore.trace import Trace, TraceStep
 
 STYLES = ("auto", "timeline", "steps", "compact")
 _LABEL = re.compile(r"^(?P<var>[^\[]+)(?P<index>(\[\d+\])*)$")
@@ -181,7 +181,7 @@ def format_trace(trace: Trace, style: str = "auto", cwd: str | None = None) -> s
 
 
 def format_violation(violation: Violation, style: str = "auto", cwd: str | None = None) -> str:
-    """A :class:`~itsrace.engine.search.Violation`: its property's documentation, then the trace."""
+    """A :class:`~itsrace.engine.explore.search.Violation`: its property's documentation, then the trace."""
     doc = f"  ({violation.doc.strip().splitlines()[0]})" if violation.doc.strip() else ""
     return f"VIOLATION {violation.property}{doc}\n" + format_trace(violation.trace, style, cwd)
 

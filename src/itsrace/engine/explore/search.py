@@ -3,12 +3,12 @@
 Breadth-first by default, so the first counterexample found is a shortest one (invariants are
 checked when a state is expanded, level by level). Depth-first is available for memory-light
 hunting. The visited set is exact (a dict from state to parent, so traces are instant) or, with
-``fingerprints=True``, a compact sorted table of 64-bit keys (see :mod:`itsrace.engine.visited`).
+``fingerprints=True``, a compact sorted table of 64-bit keys (see :mod:`itsrace.engine.explore.visited`).
 
 Limits (states, seconds, memory, depth) end the search with verdict ``inconclusive`` and the
 statistics so far, never with a wrong ``pass``. So does Ctrl-C. With ``checkpoint=`` the search
 state is saved periodically and when stopped, and ``resume=`` continues it exactly (see
-:mod:`itsrace.engine.checkpoint`); checkpoints are taken between chunks, never in the hot loop.
+:mod:`itsrace.engine.explore.checkpoint`); checkpoints are taken between chunks, never in the hot loop.
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from itsrace.engine import checkpoint as _ckpt
-from itsrace.engine.compile import (
+from itsrace.engine.errors import ModelError
+from itsrace.engine.explore import checkpoint as _ckpt
+from itsrace.engine.explore.trace import Trace, decanonicalise, path_to_trace
+from itsrace.engine.explore.visited import FingerprintSet, fingerprint_collision_probability
+from itsrace.engine.lang.compile import (
     EV_ASSERTION,
     EV_INVARIANT,
     EV_QUIESCENT,
@@ -32,11 +35,8 @@ from itsrace.engine.compile import (
     Compiled,
     compile_model,
 )
-from itsrace.engine.errors import ModelError
-from itsrace.engine.model import Model
-from itsrace.engine.spec import source_digest, spec_of
-from itsrace.engine.trace import Trace, decanonicalise, path_to_trace
-from itsrace.engine.visited import FingerprintSet, fingerprint_collision_probability
+from itsrace.engine.lang.model import Model
+from itsrace.engine.lang.spec import source_digest, spec_of
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 
@@ -208,7 +208,7 @@ def check(
     seconds (``None``: only when stopped) and whenever a limit, Ctrl-C or ``SIGTERM`` stops
     the search; while it runs, the first Ctrl-C/``SIGTERM`` only *requests* a stop, honoured at
     the next chunk boundary. ``resume`` names a checkpoint to continue from (same model and
-    options, see :mod:`itsrace.engine.checkpoint`); the finished run reports the counts and
+    options, see :mod:`itsrace.engine.explore.checkpoint`); the finished run reports the counts and
     verdict of an uninterrupted one, and ``stats.seconds`` includes the earlier runs' time.
     """
     if strategy not in ("bfs", "dfs"):

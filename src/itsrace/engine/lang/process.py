@@ -6,7 +6,7 @@ each *step* (a statement that touches shared state, and the local work that foll
 guarded atomic action. See ``docs/processes.md`` for the guide. In short::
 
     from itsrace.engine import Model
-    from itsrace.engine.process import spin_lock, spin_unlock
+    from itsrace.engine.lang.process import spin_lock, spin_unlock
 
     m = Model("counter")
     m.var("count", range(3))
@@ -22,10 +22,10 @@ guarded atomic action. See ``docs/processes.md`` for the guide. In short::
 The translation happens once, when the model is first compiled (:func:`finalize`), so that
 processes may call procedures defined after them. How it works:
 
-* :mod:`itsrace.engine.process_cfg` parses each function and builds, per instance, a graph of
+* :mod:`itsrace.engine.lang.process_cfg` parses each function and builds, per instance, a graph of
   statements and tests (procedures inlined, ``for`` over constants unrolled), marking where
   steps must begin;
-* :mod:`itsrace.engine.process_emit` numbers those step heads (the pc values) and writes one
+* :mod:`itsrace.engine.lang.process_emit` numbers those step heads (the pc values) and writes one
   level-1 action per step (and per value of its non-deterministic choices).
 
 Built-in properties: ``lock-discipline`` (releasing a lock one does not hold, finishing a run
@@ -43,10 +43,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsrace.engine.errors import ModelError
-from itsrace.engine.model import Model, PropertyDef, VarDecl, check
-from itsrace.engine.process_cfg import CfgBuilder, FuncInfo, LocalRegistry, parse_func
-from itsrace.engine.process_emit import InstanceFacts, InstanceGen
-from itsrace.engine.process_lang import (
+from itsrace.engine.lang.core import ModelCore, PropertyDef, VarDecl, check
+from itsrace.engine.lang.process_cfg import CfgBuilder, FuncInfo, LocalRegistry, parse_func
+from itsrace.engine.lang.process_emit import InstanceFacts, InstanceGen
+from itsrace.engine.lang.process_lang import (
     atomic,
     await_,
     choose,
@@ -104,17 +104,17 @@ class ProcessSpec:
         return self.name_format.format(ident)
 
 
-def _meta_list(model: Model, key: str) -> list[Any]:
+def _meta_list(model: ModelCore, key: str) -> list[Any]:
     return model.meta.setdefault(key, [])
 
 
-def _not_final(model: Model, what: str) -> None:
+def _not_final(model: ModelCore, what: str) -> None:
     if model.meta.get("processes_finalized"):
         raise ModelError(f"cannot add {what} after the model was compiled")
 
 
 def add_process(
-    model: Model,
+    model: ModelCore,
     fn: Callable[..., Any],
     *,
     instances: int | Iterable[int] = 1,
@@ -158,7 +158,7 @@ def add_process(
     return spec
 
 
-def add_procedure(model: Model, fn: Callable[..., Any]) -> FuncInfo:
+def add_procedure(model: ModelCore, fn: Callable[..., Any]) -> FuncInfo:
     """Register ``fn(self, s, a: DOMAIN, ...)`` as a procedure, inlined at each call site."""
     _not_final(model, "procedures")
     info = parse_func(fn, "procedure")
@@ -166,7 +166,7 @@ def add_procedure(model: Model, fn: Callable[..., Any]) -> FuncInfo:
     return info
 
 
-def _declare_lock(model: Model, name: str, kind: str, shape: int | Sequence[int], sym: str | None,
+def _declare_lock(model: ModelCore, name: str, kind: str, shape: int | Sequence[int], sym: str | None,
                   doc: str) -> VarDecl:
     _not_final(model, "locks")
     locks: dict[str, tuple[str, tuple[int, ...]]] = model.meta.setdefault("locks", {})
@@ -183,13 +183,13 @@ def _declare_lock(model: Model, name: str, kind: str, shape: int | Sequence[int]
     return decl
 
 
-def declare_spinlock(model: Model, name: str, shape: int | Sequence[int] = (), *, sym: str | None = None,
+def declare_spinlock(model: ModelCore, name: str, shape: int | Sequence[int] = (), *, sym: str | None = None,
                      doc: str = "") -> VarDecl:
     """A spinlock (array): ``0`` when free, ``pid + 1`` of the holder otherwise."""
     return _declare_lock(model, name, "spin", shape, sym, doc)
 
 
-def declare_rwlock(model: Model, name: str, shape: int | Sequence[int] = (), *, sym: str | None = None,
+def declare_rwlock(model: ModelCore, name: str, shape: int | Sequence[int] = (), *, sym: str | None = None,
                    doc: str = "") -> VarDecl:
     """A reader-writer lock (array): variables ``<name>_w`` (writer pid + 1) and ``<name>_r``
     (reader count). Returns the ``_w`` declaration."""
@@ -199,7 +199,7 @@ def declare_rwlock(model: Model, name: str, shape: int | Sequence[int] = (), *, 
 # -- finalize ----------------------------------------------------------------------------------------
 
 
-def finalize(model: Model) -> None:
+def finalize(model: ModelCore) -> None:
     """Translate the model's processes into step actions (once; later calls do nothing)."""
     if model.meta.get("processes_finalized"):
         return
@@ -280,7 +280,7 @@ def finalize(model: Model) -> None:
     model.meta["processes_finalized"] = True
 
 
-def _observed_vars(model: Model, specs: list[ProcessSpec], procedures: Iterable[FuncInfo]) -> frozenset[str]:
+def _observed_vars(model: ModelCore, specs: list[ProcessSpec], procedures: Iterable[FuncInfo]) -> frozenset[str]:
     """Variables that something other than their own process's translation may read: every
     ``s.<name>`` in properties, level-1 actions and process or procedure source. A local named
     there is never reset early (its value is observable), only when its process finishes."""
@@ -301,7 +301,7 @@ def _observed_vars(model: Model, specs: list[ProcessSpec], procedures: Iterable[
     return frozenset(found)
 
 
-def _widen_locks(model: Model, locks: dict[str, tuple[str, tuple[int, ...]]], n_instances: int) -> None:
+def _widen_locks(model: ModelCore, locks: dict[str, tuple[str, tuple[int, ...]]], n_instances: int) -> None:
     """Owner values go up to the number of instances (pid + 1), reader counts too."""
     hi = max(1, n_instances)
     for name, (kind, _shape) in locks.items():
@@ -309,7 +309,7 @@ def _widen_locks(model: Model, locks: dict[str, tuple[str, tuple[int, ...]]], n_
             model.vars[var] = dataclasses.replace(model.vars[var], hi=hi)
 
 
-def _register_properties(model: Model, built: list[Any], specs: list[ProcessSpec]) -> None:
+def _register_properties(model: ModelCore, built: list[Any], specs: list[ProcessSpec]) -> None:
     uses_locks = any(b.acquired or b.uses_irq for _s, _r, items in built for b, _f in items)
     if uses_locks or model.meta.get("locks"):
         model.assertion("lock-discipline", LOCK_DISCIPLINE_DOC)
@@ -336,7 +336,7 @@ def _register_properties(model: Model, built: list[Any], specs: list[ProcessSpec
     ))
 
 
-def _done_of(model: Model, spec: ProcessSpec, index: int, fallback: int) -> int:
+def _done_of(model: ModelCore, spec: ProcessSpec, index: int, fallback: int) -> int:
     """The 'done' pc of one instance: one past its last step."""
     name = spec.instance_name(spec.ids[index])
     steps = spec.steps.get(name, {})
@@ -346,13 +346,13 @@ def _done_of(model: Model, spec: ProcessSpec, index: int, fallback: int) -> int:
 # -- introspection -----------------------------------------------------------------------------------
 
 
-def instances(model: Model) -> list[str]:
+def instances(model: ModelCore) -> list[str]:
     """Names of all process instances, in pid order (finalises the model)."""
     finalize(model)
     return [sp.instance_name(i) for sp in model.meta.get("processes", []) for i in sp.ids]
 
 
-def step_pcs(model: Model, instance: str) -> dict[str, int]:
+def step_pcs(model: ModelCore, instance: str) -> dict[str, int]:
     """``{step label: pc value}`` for one process instance (finalises the model). The start is
     pc 0; a process with ``restart=False`` is done at ``max(pc) + 1``."""
     finalize(model)

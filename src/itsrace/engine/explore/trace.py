@@ -12,8 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from itsrace.engine.compile import Compiled
 from itsrace.engine.errors import ModelError
+from itsrace.engine.lang.compile import Compiled
 
 TRACE_FORMAT = "itsrace-trace/1"
 

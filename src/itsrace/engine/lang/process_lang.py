@@ -1,9 +1,9 @@
 """The level-2 primitives: names a process body may call (see ``docs/processes.md``).
 
 They exist so that models import and lint cleanly. The translator in
-:mod:`itsrace.engine.process_cfg` recognises each call in the source and replaces it; calling one
+:mod:`itsrace.engine.lang.process_cfg` recognises each call in the source and replaces it; calling one
 at run time means a process function was called directly instead of being model-checked, so each
-raises :class:`ModelError`. Import them from :mod:`itsrace.engine.process`.
+raises :class:`ModelError`. Import them from :mod:`itsrace.engine.lang.process`.
 """
 
 from __future__ import annotations

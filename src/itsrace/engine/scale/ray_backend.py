@@ -1,8 +1,8 @@
 """The parallel search on a Ray cluster: partitions are Ray actors.
 
 ``check_parallel(spec, workers=N, backend="ray", address=...)`` runs exactly the
-level-synchronous search of :mod:`itsrace.engine.parallel` (same coordinator, same
-:class:`~itsrace.engine.parallel.Partition` code, same results), with each partition in a Ray
+level-synchronous search of :mod:`itsrace.engine.scale.parallel` (same coordinator, same
+:class:`~itsrace.engine.scale.parallel.Partition` code, same results), with each partition in a Ray
 actor instead of a local process. Only the transport differs: in a round, every actor's
 ``expand`` returns N+1 objects (one batch per destination, then its report); the coordinator
 passes the batch *references* straight to the owners' ``receive``, so successor batches move
@@ -28,8 +28,8 @@ from __future__ import annotations
 from typing import Any
 
 from itsrace.engine.errors import ModelError
-from itsrace.engine.parallel import Batch, Partition, WorkerError
-from itsrace.engine.spec import ModelSpec
+from itsrace.engine.lang.spec import ModelSpec
+from itsrace.engine.scale.partition import Batch, Partition, WorkerError
 
 
 def ray_available() -> bool:
@@ -132,11 +132,4 @@ class RayCluster:
             self.started = False
 
 
-def check_ray(model: Any, *, workers: int = 2, address: str | None = None, **options: Any) -> Any:
-    """``check_parallel(model, backend="ray", ...)``: see :func:`itsrace.engine.parallel.check_parallel`."""
-    from itsrace.engine.parallel import check_parallel
-
-    return check_parallel(model, workers=workers, backend="ray", address=address, **options)
-
-
-__all__ = ["RayCluster", "check_ray", "ray_available"]
+__all__ = ["RayCluster", "ray_available"]

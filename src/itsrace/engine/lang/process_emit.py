@@ -1,7 +1,7 @@
 """Level 2, part 2: turn one process instance's control-flow graph into level-1 step actions.
 
 Every *head* (the process start, and each boundary node that some step reaches) gets a program
-counter value. The step for a head is one :class:`~itsrace.engine.model.ActionDef` whose body
+counter value. The step for a head is one :class:`~itsrace.engine.lang.model.ActionDef` whose body
 starts with ``require(s.pc_<p>[i] == pc)`` and then runs the head's code and every following
 non-boundary node (inlined, with ``if`` for tests), ending each path with the next pc value.
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsrace.engine.errors import ModelError
-from itsrace.engine.model import ActionDef
-from itsrace.engine.process_cfg import (
+from itsrace.engine.lang.core import ActionDef
+from itsrace.engine.lang.process_cfg import (
     AssignNode,
     AtomicNode,
     CfgBuilder,
@@ -42,7 +42,7 @@ from itsrace.engine.process_cfg import (
     primitive_of,
     resolve,
 )
-from itsrace.engine.process_lang import IRQ_PRIMITIVES, LOCK_PRIMITIVES
+from itsrace.engine.lang.process_lang import IRQ_PRIMITIVES, LOCK_PRIMITIVES
 
 INLINE_LIMIT = 8  # copies of one node per step before a join point becomes a step of its own
 _RESERVED = {"s", "require", "check", "_ix"}

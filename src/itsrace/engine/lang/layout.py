@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsrace.engine.errors import ModelError
-from itsrace.engine.model import Model, VarDecl, value_at
+from itsrace.engine.lang.core import ModelCore, VarDecl, value_at
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Slot:
 class Layout:
     """Where each variable element lives in the packed state, plus encode/decode."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: ModelCore) -> None:
         self.vars: dict[str, VarDecl] = dict(model.vars)
         self.slots: list[Slot] = []
         self.by_key: dict[tuple[str, tuple[int, ...]], Slot] = {}

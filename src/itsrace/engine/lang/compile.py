@@ -1,4 +1,4 @@
-"""Compile a :class:`~itsrace.engine.model.Model` into specialised Python successor code.
+"""Compile a :class:`~itsrace.engine.lang.model.Model` into specialised Python successor code.
 
 The output is the source of a small module with two functions:
 
@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsrace.engine.errors import ModelError
-from itsrace.engine.layout import Layout, Slot
-from itsrace.engine.model import ActionDef, Model, PropertyDef
-from itsrace.engine.translate import (
+from itsrace.engine.lang import process as _process
+from itsrace.engine.lang.core import ActionDef, ModelCore, PropertyDef
+from itsrace.engine.lang.layout import Layout, Slot
+from itsrace.engine.lang.translate import (
     CheckFailed,
     Disabled,
     DomainError,
@@ -75,7 +76,7 @@ class ActionInstance:
 class Compiled:
     """A compiled model: layout, initial states, generated functions and their metadata."""
 
-    model: Model
+    model: ModelCore
     layout: Layout
     initial: list[int]
     actions: list[ActionInstance]
@@ -157,7 +158,7 @@ def _pack(layout: Layout, writes: set[int]) -> str:
 
 
 class _Builder:
-    def __init__(self, model: Model, canon: Callable[[int], int] | None) -> None:
+    def __init__(self, model: ModelCore, canon: Callable[[int], int] | None) -> None:
         self.model = model
         self.layout = Layout(model)
         self.ns = Namespace()
@@ -470,7 +471,7 @@ def _dump_source(name: str, digest: str, source: str) -> None:
         fh.write(source)
 
 
-def compile_model(model: Model, canon: Callable[[int], int] | None = None) -> Compiled:
+def compile_model(model: ModelCore, canon: Callable[[int], int] | None = None) -> Compiled:
     """Compile ``model`` (cached on the model object per canonicaliser).
 
     ``canon`` (optional) maps every successor to a canonical representative before it is
@@ -479,8 +480,6 @@ def compile_model(model: Model, canon: Callable[[int], int] | None = None) -> Co
     """
     cache: dict[Any, Compiled] = model.__dict__.setdefault("_compiled_cache", {})
     if model.meta.get("processes"):
-        from itsrace.engine import process as _process
-
         _process.finalize(model)  # translate level-2 processes into step actions (once)
     key = (id(canon) if canon is not None else None, _shape_key(model))
     if key in cache:
@@ -493,7 +492,7 @@ def compile_model(model: Model, canon: Callable[[int], int] | None = None) -> Co
     return compiled
 
 
-def _shape_key(model: Model) -> tuple[int, ...]:
+def _shape_key(model: ModelCore) -> tuple[int, ...]:
     """What a model has been given so far: the cache must not serve a compilation made before
     the model gained a variable, action, property, initial state or at-rest/quiescence predicate."""
     return (
@@ -517,7 +516,7 @@ def _check_determinism(c: Compiled) -> None:
             )
 
 
-def generated_source(model: Model) -> str:
+def generated_source(model: ModelCore) -> str:
     """The Python source the engine generated for ``model`` (for reading and debugging)."""
     return compile_model(model).source
 

@@ -1,7 +1,7 @@
 """Model specs: a picklable, JSON-able recipe for rebuilding a model in another process.
 
 A compiled model cannot cross a process boundary: its successor function is generated Python
-code living in an in-memory module, and a :class:`~itsrace.engine.model.Model` holds action
+code living in an in-memory module, and a :class:`~itsrace.engine.lang.model.Model` holds action
 functions and closures. Worker processes, Ray actors, swarm walkers and checkpoint files
 therefore carry a :class:`ModelSpec` instead, *the call that builds the model*::
 
@@ -30,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from itsrace.engine.compile import Compiled, compile_model
 from itsrace.engine.errors import ModelError
-from itsrace.engine.model import Model
+from itsrace.engine.lang.compile import Compiled, compile_model
+from itsrace.engine.lang.model import Model
 
 _SPEC_ATTR = "_itsrace_spec"
 

@@ -4,15 +4,15 @@ A long search can end early (Ctrl-C, ``SIGTERM`` from a job scheduler, a time/st
 limit). With ``check(..., checkpoint="run.ckpt")`` the search writes its complete state to that
 file periodically (``checkpoint_every`` seconds) and when it is interrupted; ``check(...,
 resume="run.ckpt")`` continues from the file and ends with exactly the counts and verdict an
-uninterrupted run would have produced. :func:`resume` rebuilds the model from the spec recorded
+uninterrupted run would have produced. :func:`itsrace.engine.scale.resume.resume` rebuilds the model from the spec recorded
 in the file, so a checkpoint is all you need::
 
-    from itsrace.engine.checkpoint import resume
+    from itsrace.engine.scale.resume import resume
     result = resume("run.ckpt")                     # same options, no limits
 
 What a checkpoint holds (:class:`SearchState`):
 
-* the model: its :class:`~itsrace.engine.spec.ModelSpec` (when known), name and the digest of
+* the model: its :class:`~itsrace.engine.lang.spec.ModelSpec` (when known), name and the digest of
   the generated source, so resuming against a different model is refused;
 * the options that change the state graph or the result (strategy, fingerprints,
   stop-on-violation, symmetry); limits may differ between runs, that is the point;
@@ -299,36 +299,6 @@ def read_header(path: str | os.PathLike[str]) -> Header:
     return load(path)[0]
 
 
-def resume(path: str | os.PathLike[str], **options: Any) -> Any:
-    """Resume the checkpoint at ``path`` with the model rebuilt from its recorded spec.
-
-    ``options`` go to :func:`itsrace.engine.search.check` (or to
-    :func:`itsrace.engine.parallel.check_parallel` when ``workers`` is given); the graph-changing
-    options are taken from the checkpoint. Checkpoints keep being written to ``path`` unless
-    ``checkpoint=`` says otherwise.
-    """
-    from itsrace.engine.spec import ModelSpec
-
-    header = read_header(path)
-    if not header.spec:
-        raise ModelError(f"checkpoint '{os.fspath(path)}' records no model spec: call check(model, resume=...) instead")
-    spec = ModelSpec.from_dict(header.spec)
-    opts = header.options
-    options.setdefault("checkpoint", path)
-    options.setdefault("stop_on_violation", opts.get("stop_on_violation", True))
-    if opts.get("symmetry"):
-        raise ModelError("this checkpoint used symmetry reduction: call check(model, canon=..., resume=...) instead")
-    if options.get("workers") or options.get("backend"):
-        from itsrace.engine.parallel import check_parallel
-
-        return check_parallel(spec, resume=path, **options)
-    from itsrace.engine.search import check
-
-    options.setdefault("strategy", opts.get("strategy", "bfs"))
-    options.setdefault("fingerprints", opts.get("fingerprints", False))
-    return check(spec.build(), resume=path, **options)
-
-
 # -- interruption --------------------------------------------------------------------------------
 class StopSignals:
     """Turn SIGINT/SIGTERM into a *request* to stop, checked between chunks.
@@ -381,5 +351,5 @@ def maybe_stop_signals(active: bool, sigint: bool = True, sigterm: bool = True) 
 __all__ = [
     "FORMAT", "VERSION", "Header", "SearchState", "StopSignals", "Writer", "array_to_ints", "ints_to_array", "load",
     "parents_array", "parents_list",
-    "maybe_stop_signals", "options_key", "read_header", "resume", "save", "verify",
+    "maybe_stop_signals", "options_key", "read_header", "save", "verify",
 ]

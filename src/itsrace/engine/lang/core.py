@@ -19,13 +19,13 @@ finite domains turn one action into many instances::
     def Small(s):
         return s.x <= 3
 
-The engine never interprets these functions per state: :mod:`itsrace.engine.compile` reads their
+The engine never interprets these functions per state: :mod:`itsrace.engine.lang.compile` reads their
 source once and generates specialised Python successor code over bit-packed states. That is why an
 action may only use the forms documented in ``docs/modelling.md`` (the "action language"), and why
 mistakes are reported with the model's file and line at compile time.
 
 Level 2 (sequential processes with locks, translated into these actions) lives in
-:mod:`itsrace.engine.process`; it produces the same :class:`ActionDef` objects.
+:mod:`itsrace.engine.lang.process`; it produces the same :class:`ActionDef` objects.
 """
 
 from __future__ import annotations
@@ -244,11 +244,12 @@ def _docstring_and_body(fdef: ast.FunctionDef) -> tuple[str, list[ast.stmt]]:
     return doc, body
 
 
-class Model:
-    """A model for the checker: variables, actions, properties.
+class ModelCore:
+    """The level-1 half of :class:`itsrace.engine.Model`: variables, actions, properties.
 
-    Build one, then hand it to :func:`itsrace.engine.check`. See the module docstring for a
-    five-line example and ``docs/modelling.md`` for the guide.
+    Users build a :class:`~itsrace.engine.lang.model.Model`, which adds level-2 processes; the
+    compiler and the process translator only need this half (so they do not import the
+    translator's caller).
     """
 
     def __init__(self, name: str, doc: str = "") -> None:
@@ -410,37 +411,6 @@ class Model:
         names used in ``check`` are registered automatically)."""
         if not any(p.name == name for p in self.properties):
             self.properties.append(PropertyDef(name, "assertion", doc))
-
-    # -- level 2: processes (implemented in itsrace.engine.process) ------------------------------
-    def process(self, fn: Callable[..., Any] | None = None, **options: Any) -> Any:
-        """Decorator: a sequential process, translated into step actions. See
-        :func:`itsrace.engine.process.add_process` for the options (instances, cpu, irq, ...)."""
-        from itsrace.engine import process as _process
-
-        def register(f: Callable[..., Any]) -> Callable[..., Any]:
-            _process.add_process(self, f, **options)
-            return f
-
-        return register(fn) if fn is not None else register
-
-    def procedure(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Decorator: a helper function that processes call; inlined at each call site."""
-        from itsrace.engine import process as _process
-
-        _process.add_procedure(self, fn)
-        return fn
-
-    def spinlock(self, name: str, shape: int | Sequence[int] = (), *, sym: str | None = None, doc: str = "") -> VarDecl:
-        """Declare a spinlock (or an array of them): 0 when free, owner pid + 1 when held."""
-        from itsrace.engine import process as _process
-
-        return _process.declare_spinlock(self, name, shape, sym=sym, doc=doc)
-
-    def rwlock(self, name: str, shape: int | Sequence[int] = (), *, sym: str | None = None, doc: str = "") -> VarDecl:
-        """Declare a reader-writer lock (or an array of them)."""
-        from itsrace.engine import process as _process
-
-        return _process.declare_rwlock(self, name, shape, sym=sym, doc=doc)
 
     def set_lock_order(self, names: Sequence[str]) -> None:
         """Declare the lock order (outermost first); taking them out of order violates 'lock-order'."""

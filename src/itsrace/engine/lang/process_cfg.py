@@ -4,7 +4,7 @@ A process body becomes a graph of *nodes*, one per simple statement, ``if``/``wh
 ``with atomic()`` block, with procedure calls inlined (each call site gets its own copy of the
 callee's nodes) and ``for`` loops over constants unrolled. Every node knows whether it is a
 *boundary*: a point where a new atomic step must begin (it touches shared state, blocks, is
-labelled, or ``merge_local=False``). :mod:`itsrace.engine.process_emit` then turns the graph into
+labelled, or ``merge_local=False``). :mod:`itsrace.engine.lang.process_emit` then turns the graph into
 level-1 step actions.
 
 Nothing here knows about pc numbers or the generated action language; it only reads the model's
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsrace.engine.errors import ModelError
-from itsrace.engine.model import _as_bounds, check, parse_function, require
-from itsrace.engine.process_lang import IRQ_PRIMITIVES, LOCK_PRIMITIVES, PRIMITIVES
+from itsrace.engine.lang.core import _as_bounds, check, parse_function, require
+from itsrace.engine.lang.process_lang import IRQ_PRIMITIVES, LOCK_PRIMITIVES, PRIMITIVES
 
 # Primitives that make a statement a step of its own even when it touches no shared variable.
 BLOCKING = {"await_", *LOCK_PRIMITIVES, *IRQ_PRIMITIVES}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsrace.engine.errors import ModelError
-from itsrace.engine.layout import Layout, Slot
+from itsrace.engine.lang.layout import Layout, Slot
 
 _SAFE_FOLD = {
     "len": len, "min": min, "max": max, "abs": abs, "range": range, "int": int, "bool": bool,
