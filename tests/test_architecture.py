@@ -22,7 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("itsrace.engine.scale",),
     ("itsrace.engine",),  # the package's public face (__init__)
     ("itsrace.models", "itsrace.hyp"),
-    ("itsrace.xen", "itsrace.designs"),
+    ("itsrace.xen",),
+    ("itsrace.catalog",),
     ("itsrace.cli",),
     ("itsrace",),
 ]

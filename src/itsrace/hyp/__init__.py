@@ -1,18 +1,19 @@
-"""The hypervisor model: Xen's virtual ITS and vGIC (RELEASE-4.10.0) in the engine's process
-language, the scenarios that bound what the guest and the devices do, and the properties.
+"""What every hypervisor model shares: the scenario format (the guest's commands, the devices'
+MSIs, the bounds), the property catalogue, the way model functions are written and specialised
+(:mod:`.lang`), designs as overrides of a base model (:mod:`.design`), the driver that builds a
+model of a design on a scenario (:mod:`.build`), and per-CPU counterexample timelines.
 
+    from itsrace.catalog import get_design
     from itsrace.hyp import build_model, load_scenario
-    from itsrace.designs import get_design
     model = build_model(get_design("xen-4.10"), load_scenario("discard-vs-lpi"))
 
-Modules, one concern each (like KVM's vgic): ``state`` (variables), ``pending_irq`` (pointers,
-lookups, list membership), ``lr`` (list registers), ``vgic`` (injection), ``lpi`` (gicv3_do_LPI,
-devices), ``its_cmds`` (the guest's ITS commands), ``vcpu`` (guest mode, traps, the guest's LR
-actions), ``properties``, ``scenario`` (TOML files), ``build``. See ``docs/hyp-model.md``.
+The hypervisors themselves live beside this package, one each (:mod:`itsrace.xen`).
 """
 
 from itsrace.hyp.build import build_model
+from itsrace.hyp.design import BaseModel, Design, DesignError
 from itsrace.hyp.properties import PROPERTIES, Property
 from itsrace.hyp.scenario import Scenario, ScenarioError, load_scenario, scenario_names
 
-__all__ = ["PROPERTIES", "Property", "Scenario", "ScenarioError", "build_model", "load_scenario", "scenario_names"]
+__all__ = ["PROPERTIES", "BaseModel", "Design", "DesignError", "Property", "Scenario", "ScenarioError",
+           "build_model", "load_scenario", "scenario_names"]

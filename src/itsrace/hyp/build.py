@@ -1,119 +1,81 @@
-"""Assemble the hypervisor model for one design and one scenario.
+"""Assemble the model of one design on one scenario.
 
-:func:`build_model` computes the scenario's constants (:mod:`itsrace.hyp.consts`), declares the
-state with the setup's initial values (:mod:`itsrace.hyp.state`), specialises every model
-function to those constants (:mod:`itsrace.hyp.lang`) and registers them with a fresh
-:class:`~itsrace.engine.Model`: procedures, the ``vCPU`` and ``pCPU0:irq`` processes, the
-guest's and the devices' level-1 actions, and the properties.
+:func:`build_model` resolves the design against its base (:func:`itsrace.hyp.design.resolve`),
+computes the scenario's constants, applies the setup steps to the initial state (with the
+design's ``setup_*`` functions), declares the base's and the design's state, specialises every
+function to the constants (:mod:`itsrace.hyp.lang`) and registers them with a fresh
+:class:`~itsrace.engine.Model`: procedures, processes, level-1 actions and properties.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from itsrace.engine import Model
+from itsrace.engine import Model, ModelError
 from itsrace.engine.lang.process import finalize
-from itsrace.hyp import its_cmds, lpi, lr, pending_irq, properties, vcpu, vgic
-from itsrace.hyp.consts import MUTATIONS, PROP, make_consts
+from itsrace.hyp.design import BaseModel, Design, DesignError, Resolved, resolve
 from itsrace.hyp.lang import specialise
-from itsrace.hyp.scenario import Scenario
-from itsrace.hyp.state import declare, initial_state
-
-MODEL_MODULES = (pending_irq, lr, vgic, its_cmds, lpi, vcpu, properties)
+from itsrace.hyp.properties import PROPERTIES
+from itsrace.hyp.scenario import OP_NAMES, LrStep, Scenario, ScenarioError
 
 
-class DesignLike(Protocol):
-    """What the model asks a design (see :class:`itsrace.designs.base.Design`); read-only, so
-    a frozen dataclass satisfies it."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def mapti_pristine(self) -> bool: ...
-    @property
-    def pristine_lr_scan(self) -> bool: ...
-    @property
-    def stale_lr(self) -> str: ...
-    @property
-    def discard(self) -> str: ...
-    @property
-    def inject_checks_tag(self) -> bool: ...
-    @property
-    def unmap_free(self) -> str: ...
-    @property
-    def refcount(self) -> bool: ...
-
-
-def build_model(design: DesignLike, scenario: Scenario, mutations: frozenset[str] | set[str] = frozenset()) -> Model:
-    """The model of ``design`` on ``scenario``. ``mutations`` inject test-only faults (names in
-    :data:`itsrace.hyp.consts.MUTATIONS`), used to show that each property can fail."""
-    muts = frozenset(mutations)
-    K = make_consts(scenario, design, muts)
-    init = initial_state(scenario, K, design)
-    suffix = "".join(f"+{m}" for m in sorted(muts))
-    m = Model(f"{design.name}/{scenario.name}{suffix}",
-              doc=f"Xen vITS/vGIC model, design {design.name}, scenario {scenario.name}")
-    declare(m, K, init)
-    for name, fn, info in specialise(MODEL_MODULES, K):
-        kind = info["kind"]
-        if kind == "procedure":
-            m.procedure(fn)
-        elif kind == "process":
-            m.process(**info["opts"](K))(fn)
-        elif kind == "action":
-            if name == "guest_writes_property" and PROP not in K["OPS_USED"]:
-                continue
-            if name == "device_sends_msi" and not any(scenario.msis):
-                continue
-            m.action(**info["params"](K))(fn)
-        elif kind == "invariant":
-            m.invariant(name=info["name"])(fn)
-        elif kind == "final":
-            m.final(name=info["name"])(fn)
-    for prop in properties.PROPERTIES.values():
+def build_model(design: Design | BaseModel, scenario: Scenario) -> Model:
+    """The model of ``design`` (a base model or a design) on ``scenario``."""
+    r = resolve(design)
+    K = r.base.make_consts(scenario)
+    init = initial_state(r, scenario, K)
+    m = Model(f"{design.name}/{scenario.name}", doc=f"{r.base.name} model, design {design.name}, scenario {scenario.name}")
+    r.base.declare(m, K, init)
+    for v in r.vars:
+        domain, shape, _ = v.resolve(K)
+        try:
+            m.var(v.name, domain, shape, init=init[v.name], doc=v.doc)
+        except ModelError as exc:
+            raise DesignError(f"{v.origin}: state variable {v.name}: {exc}") from None
+    functions = [(name, fn, info) for name, (fn, info) in r.functions.items()]
+    for name, fn, info in specialise(functions, r.namespaces, K):
+        register(m, name, fn, info, K)
+    for prop in PROPERTIES.values():
         if prop.kind == "assertion":
             m.assertion(prop.name, prop.summary)
-    m.meta.update(design=design.name, scenario=scenario.name, mutations=sorted(muts), consts=_json_consts(K))
+    m.meta.update(design=design.name, base=r.base.name, scenario=scenario.name,
+                  consts={k: K[k] for k in r.base.meta_consts})
     finalize(m)
     return m
 
 
-def build_from_names(design: str, scenario: str, mutations: list[str] | tuple[str, ...] = ()) -> Model:
-    """The model ``itsrace check --design DESIGN --scenario SCENARIO --mutate ...`` checks, from
-    the strings a trace records in its ``params`` (the registry's ``"hyp"`` model, used by
-    ``itsrace replay``).
-
-    ``design`` is a shipped design's name or a ``.py`` design file; ``scenario`` a shipped
-    scenario's name, a ``.toml`` path, or the file name a shipped scenario records as its source
-    (``"discard-vs-lpi.toml"``: a path that does not exist but names a shipped scenario). Any
-    problem is a one-line :class:`~itsrace.engine.ModelError`.
-    """
-    from pathlib import Path
-
-    from itsrace.designs import DesignError, get_design
-    from itsrace.engine import ModelError
-    from itsrace.hyp.scenario import ScenarioError, load_named, load_scenario, scenario_names
-
-    try:
-        the_design = get_design(design)
-    except DesignError as exc:
-        hint = "" if design.endswith(".py") else (
-            "; a design read from a file is recorded by its name: replay with --set design=FILE.py")
-        raise ModelError(f"{exc}{hint}") from None
-    try:
-        stem = scenario[:-5] if scenario.endswith(".toml") else ""
-        if stem and "/" not in scenario and not Path(scenario).is_file() and stem in scenario_names():
-            the_scenario = load_named(stem)
-        else:
-            the_scenario = load_scenario(scenario)
-        return build_model(the_design, the_scenario, frozenset(mutations))
-    except (ScenarioError, ValueError) as exc:
-        raise ModelError(str(exc)) from None
+def register(m: Model, name: str, fn: Any, info: dict[str, Any], K: dict[str, Any]) -> None:
+    """Register one specialised function with the model, by its tag."""
+    kind = info["kind"]
+    if kind == "procedure":
+        m.procedure(fn)
+    elif kind == "process":
+        m.process(**info["opts"](K))(fn)
+    elif kind == "action":
+        only_if = info.get("only_if")
+        if only_if is None or only_if(K):
+            m.action(**info["params"](K))(fn)
+    elif kind == "invariant":
+        m.invariant(name=info["name"])(fn)
+    elif kind == "final":
+        m.final(name=info["name"])(fn)
 
 
-def _json_consts(K: dict[str, Any]) -> dict[str, Any]:
-    keep = ("NC", "NL", "ND", "NE", "NQ", "NV", "NCOL", "VCPU_PCPU")
-    return {k: K[k] for k in keep}
+def initial_state(r: Resolved, scenario: Scenario, K: dict[str, Any]) -> dict[str, Any]:
+    """Every variable's value after the scenario's setup steps, each applied by the design's
+    ``setup_<kind>`` function (``setup_mapti``, ``setup_lr``, ...)."""
+    init = r.base.initial_vars(scenario, K)
+    for v in r.vars:
+        init[v.name] = v.resolve(K)[2]
+    name = scenario.source or scenario.name
+    for i, step in enumerate(scenario.setup):
+        kind = "lr" if isinstance(step, LrStep) else OP_NAMES.get(step.op, "?").lower()
+        where = f"{name}: [setup] steps[{i}] ({step})"
+        fn = r.setup_function(kind)
+        if fn is None:
+            raise ScenarioError(f"{where}: only MAPD, MAPC, MAPTI and PROP (and LR) can be setup steps")
+        fn(init, K, step, where)
+    return init
 
 
-__all__ = ["MUTATIONS", "DesignLike", "build_from_names", "build_model"]
+__all__ = ["build_model", "initial_state", "register"]

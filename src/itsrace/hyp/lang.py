@@ -1,13 +1,14 @@
-"""How the hypervisor model's functions are written and specialised to a scenario.
+"""How a hypervisor model's functions are written and specialised to a scenario.
 
-The model is ordinary module-level Python in the engine's process language (``vgic.py``,
-``lr.py``, ...), so it reads like the C it models. Its sizes and encodings (``NC`` vCPUs,
-``NL`` list registers, the design's answers, ...) are imported from :mod:`itsrace.hyp.consts`,
-where they are placeholders. :func:`specialise` gives every tagged function a copy of its globals
-in which those names hold the scenario's values, and every model function's name refers to its
+A model is ordinary module-level Python in the engine's process language (``itsrace.xen.vgic``,
+``itsrace.xen.lr``, ...), so it reads like the C it models. Its sizes and encodings (``NC``
+vCPUs, ``NL`` list registers, ...) are imported from the model's ``consts`` module, where they
+are placeholders. :func:`specialise` gives every tagged function a copy of its globals in which
+those names hold the scenario's values, and every model function's name refers to its
 specialised copy (so a call from ``vgic_vcpu_inject_irq`` to ``gic_raise_guest_irq`` reaches the
-procedure registered with *this* model). Building two models with different scenarios in one
-process is therefore safe: nothing global is ever modified.
+procedure registered with *this* model, or the design's override of it). Building two models
+with different scenarios or designs in one process is therefore safe: nothing global is ever
+modified.
 
 Tags (they only mark the function; :mod:`itsrace.hyp.build` registers it):
 
@@ -16,6 +17,8 @@ Tags (they only mark the function; :mod:`itsrace.hyp.build` registers it):
 ``@action(params)``     a level-1 action; ``params(K)`` returns its parameter domains
 ``@invariant`` / ``@final``   a property (its name is the function's ``NAME`` tag, see below)
 ``@pure``               a helper called inside steps; specialised too, so it may use constants
+``@setup``              plain Python that applies one kind of scenario setup step to the initial
+                        state (``setup_mapti(s, K, step, where)``); not specialised
 """
 
 from __future__ import annotations
@@ -50,9 +53,17 @@ def process(opts: Callable[[Any], dict[str, Any]]) -> Callable[[Callable[..., An
     return _tag("process", opts=opts)
 
 
-def action(params: Callable[[Any], dict[str, Iterable[int]]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a level-1 action; ``params(K)`` gives its parameter domains."""
-    return _tag("action", params=params)
+def action(params: Callable[[Any], dict[str, Iterable[int]]],
+           only_if: Callable[[Any], bool] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a level-1 action; ``params(K)`` gives its parameter domains. With ``only_if``, the
+    action is part of a model only where ``only_if(K)`` holds (an action the scenario can never
+    take is left out, so it costs nothing)."""
+    return _tag("action", params=params, only_if=only_if)
+
+
+def setup(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``fn(s, K, step, where)`` as the function that applies one kind of setup step."""
+    return _tag("setup")(fn)
 
 
 def invariant(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -74,24 +85,27 @@ def tagged(module: types.ModuleType) -> list[tuple[str, Callable[..., Any], dict
     return out
 
 
-def specialise(modules: Iterable[types.ModuleType], consts: dict[str, Any]
+def specialise(functions: Iterable[tuple[str, Callable[..., Any], dict[str, Any]]],
+               namespaces: Iterable[dict[str, Any]], consts: dict[str, Any]
                ) -> list[tuple[str, Callable[..., Any], dict[str, Any]]]:
-    """Copies of every tagged function of ``modules`` sharing one globals dict: the modules'
-    globals, then ``consts``, then the copies themselves under their names."""
-    mods = list(modules)
+    """Copies of ``functions`` (name, function, tag) sharing one globals dict: the merged
+    ``namespaces`` (the model's and designs' module globals), then ``consts``, then the copies
+    themselves under their names. ``setup`` functions are returned as they are."""
     shared: dict[str, Any] = {}
-    for mod in mods:
-        shared.update(vars(mod))
+    for ns in namespaces:
+        shared.update(ns)
     shared.update(consts)
     out: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
-    for mod in mods:
-        for name, fn, info in tagged(mod):
-            assert isinstance(fn, types.FunctionType)
-            clone = types.FunctionType(fn.__code__, shared, fn.__name__, fn.__defaults__, fn.__closure__)
-            clone.__doc__ = fn.__doc__
-            clone.__module__ = fn.__module__
-            clone.__qualname__ = fn.__qualname__
-            setattr(clone, TAG, info)
-            shared[name] = clone
-            out.append((name, clone, info))
+    for name, fn, info in functions:
+        if info["kind"] == "setup":
+            out.append((name, fn, info))
+            continue
+        assert isinstance(fn, types.FunctionType)
+        clone = types.FunctionType(fn.__code__, shared, fn.__name__, fn.__defaults__, fn.__closure__)
+        clone.__doc__ = fn.__doc__
+        clone.__module__ = fn.__module__
+        clone.__qualname__ = fn.__qualname__
+        setattr(clone, TAG, info)
+        shared[name] = clone
+        out.append((name, clone, info))
     return out

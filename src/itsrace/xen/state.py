@@ -1,7 +1,7 @@
 """The hypervisor model's state: every variable, what Xen object it stands for, and the
 initial state a scenario's setup produces.
 
-Variables are grouped like Xen's data structures (the design reference's section 1):
+Variables are grouped like Xen's data structures:
 
 * host LPI table (``gic-v3-lpi.c``): ``host_lpi[P]`` is the 64-bit ``union host_lpi`` entry,
   ``host_pend[P]`` the host LPI's pending state at the redistributor; ``host_dev[d]`` the
@@ -28,12 +28,9 @@ from __future__ import annotations
 from typing import Any
 
 from itsrace.engine import Model
+from itsrace.hyp.lang import setup
 from itsrace.hyp.scenario import (
     LR_ACTIVE_STATE,
-    MAPC,
-    MAPD,
-    MAPTI,
-    PROP,
     Command,
     LrStep,
     Scenario,
@@ -62,7 +59,7 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("p_heads", bool, NQ, "list heads initialised (NULL after xzalloc until vgic_init_pending_irq)")
     for bit, what in (("queued", "GIC_IRQ_GUEST_QUEUED"), ("active", "GIC_IRQ_GUEST_ACTIVE"),
                       ("visible", "GIC_IRQ_GUEST_VISIBLE"), ("enabled", "GIC_IRQ_GUEST_ENABLED"),
-                      ("pristine", "GIC_IRQ_GUEST_PRISTINE_LPI"), ("unmapped", "UNMAPPED tag (thread's proposal)")):
+                      ("pristine", "GIC_IRQ_GUEST_PRISTINE_LPI")):
         var(f"p_{bit}", bool, NQ, f"status bit {what}")
     var("p_irq", range(NV + 1), NQ, "p->irq (vLPI, 0 = INVALID_LPI)")
     var("p_lr", range(NL + 1), NQ, "p->lr (NL = GIC_INVALID_LR)")
@@ -71,11 +68,8 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("p_vcpu", range(NC + 1), NQ, "p->lpi_vcpu_id (NC = INVALID_VCPU_ID)")
     var("p_infl", range(NC + 1), NQ, "on vCPU (value - 1)'s inflight_irqs; 0: p->inflight empty")
     var("p_lrq", range(NC + 1), NQ, "on vCPU (value - 1)'s lr_pending; 0: p->lr_queue empty")
-    var("p_ref", range(K["RMAX"] + 1 if K["D_REFCOUNT"] else 1), NQ,
-        "kvm-refcount: ITE and transient references (the inflight/ap_list one is p_infl != 0)")
     # domain
     var("tree", range(NQ + 1), NV, "pend_lpi_tree: vLPI -> slot + 1 (0: not in the tree)")
-    var("free_pending", bool, ND, "MAPD V=0 is waiting for tagged pending_irqs to retire (deferred free)")
     m.spinlock("vcmd_lock", doc="its->vcmd_lock: serialises command processing")
     m.spinlock("its_lock", doc="its->its_lock: vITS registers and guest table walks")
     m.spinlock("devs_lock", doc="d->arch.vgic.its_devices_lock")
@@ -98,7 +92,6 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("exits_left", range(K["MAX_EXITS"] + 1), NC, "spontaneous exits left (scenario bound)")
     var("cmd_next", range(K["MAX_SCRIPT"] + 1), NC, "next scripted command of the vCPU's guest")
     var("cmds_left", range(K["MAX_CMDS"] + 1), (), "universe commands the guest may still issue")
-    var("stalled", bool, (), "the command queue is stuck (only with the stall-on-error mutation)")
     # ghosts
     var("lr_own", range(NQ + 1), (NC, NL), "ghost: slot + 1 of the pending_irq this LR was written for")
     var("lr_gen", range(2), (NC, NL), "ghost: its generation then")
@@ -112,17 +105,16 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     m.set_lock_order(LOCK_ORDER)
 
 
-def initial_state(sc: Scenario, K: dict[str, Any], design: Any) -> dict[str, Any]:
-    """The state after the scenario's setup steps, each applied as a sequential, race-free run
-    of the Xen code would leave it. Lists are ``list``s of per-index values."""
+def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
+    """Every variable's value before the scenario's setup steps (nothing mapped, the scenario's
+    MSIs and bounds still to come). Lists are ``list``s of per-index values."""
     NC, NL, ND, NE, NQ, NV, NCOL = (K[k] for k in ("NC", "NL", "ND", "NE", "NQ", "NV", "NCOL"))
     s: dict[str, Any] = {
         "host_lpi": [-1] * NQ, "host_pend": [0] * NQ, "host_dev": [0] * ND, "hits_dev": [0] * ND,
         "msi_left": list(sc.msis), "p_alive": [0] * NQ, "p_gen": [0] * NQ, "p_heads": [0] * NQ,
         "p_queued": [0] * NQ, "p_active": [0] * NQ, "p_visible": [0] * NQ, "p_enabled": [0] * NQ,
-        "p_pristine": [0] * NQ, "p_unmapped": [0] * NQ, "p_irq": [0] * NQ, "p_lr": [0] * NQ,
+        "p_pristine": [0] * NQ, "p_irq": [0] * NQ, "p_lr": [0] * NQ,
         "p_prio": [0] * NQ, "p_lpiprio": [0] * NQ, "p_vcpu": [0] * NQ, "p_infl": [0] * NQ, "p_lrq": [0] * NQ,
-        "p_ref": [0] * NQ,
         "tree": [0] * NV, "dte": [0] * ND, "itte_lpi": [0] * NQ, "itte_col": [NCOL] * NQ,
         "col_vcpu": [NC] * NCOL, "prop_en": [1] * NV, "prop_prio": [0] * NV,
         "lr_virq": [[0] * NL for _ in range(NC)], "lr_state": [[0] * NL for _ in range(NC)],
@@ -131,67 +123,72 @@ def initial_state(sc: Scenario, K: dict[str, Any], design: Any) -> dict[str, Any
         "lr_own": [[0] * NL for _ in range(NC)], "lr_gen": [[0] * NL for _ in range(NC)],
         "trig": [0] * NV, "msi_v": [0] * NQ, "owed": [0] * NQ, "gv_lpi": [0] * NQ, "gv_dev": [0] * ND, "dev_gone": [0] * ND,
     }
-    name = sc.source or sc.name
-    for i, step in enumerate(sc.setup):
-        where = f"{name}: [setup] steps[{i}] ({step})"
-        if isinstance(step, LrStep):
-            _setup_lr(s, step, K, where)
-        else:
-            _setup_command(s, step, K, design, where)
     return s
 
 
-def _setup_command(s: dict[str, Any], c: Command, K: dict[str, Any], design: Any, where: str) -> None:
-    NC, NE = K["NC"], K["NE"]
-    if c.op == MAPD:
-        d, valid = c.args
-        if not valid:
-            raise ScenarioError(f"{where}: only MAPD valid=1 is supported in a setup")
-        if s["host_dev"][d]:
-            raise ScenarioError(f"{where}: device {d} is already mapped")
-        s["host_dev"][d] = s["hits_dev"][d] = s["dte"][d] = s["gv_dev"][d] = 1
-        for ev in range(NE):
-            q = d * NE + ev
-            s["p_alive"][q] = 1
-            s["host_lpi"][q] = 0
-        return
-    if c.op == MAPC:
-        col, vcpu, valid = c.args
-        s["col_vcpu"][col] = vcpu if valid else NC
-        return
-    if c.op == PROP:
-        lpi, en, prio = c.args
-        s["prop_en"][lpi] = en
-        s["prop_prio"][lpi] = prio
-        return
-    if c.op == MAPTI:
-        d, ev, lpi, col = c.args
-        q, V = d * NE + ev, lpi + 1
-        if not s["dte"][d]:
-            raise ScenarioError(f"{where}: device {d} is not mapped (MAPD it first)")
-        if s["col_vcpu"][col] == NC:
-            raise ScenarioError(f"{where}: collection {col} is not mapped (MAPC it first)")
-        if s["itte_lpi"][q]:
-            raise ScenarioError(f"{where}: event {ev} of device {d} is already mapped")
-        if s["tree"][lpi]:
-            raise ScenarioError(f"{where}: vLPI {lpi} is already mapped by another event")
-        s["itte_lpi"][q], s["itte_col"][q] = V, col
-        s["host_lpi"][q] = V
-        s["p_heads"][q] = 1
-        s["p_irq"][q] = V
-        s["p_enabled"][q] = s["prop_en"][lpi]
-        s["p_lpiprio"][q] = s["prop_prio"][lpi]
-        s["p_vcpu"][q] = s["col_vcpu"][col]
-        s["p_pristine"][q] = int(bool(design.mapti_pristine))
-        s["p_lr"][q] = 0
-        s["p_ref"][q] = int(bool(getattr(design, "refcount", False)))  # the ITE's reference
-        s["tree"][lpi] = q + 1
-        s["gv_lpi"][q] = V
-        return
-    raise ScenarioError(f"{where}: only MAPD, MAPC, MAPTI and PROP (and LR) can be setup steps")
+# -- setup steps: what a sequential, race-free run of the Xen code leaves ----------------------------
+# A design that changes what these commands do (e.g. MAPTI's PRISTINE marking) overrides the
+# matching function, so that its scenarios start from the state its own code would leave.
+@setup
+def setup_mapd(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> None:
+    """MAPD valid=1: its_handle_mapd with gicv3_its_map_guest_device."""
+    d, valid = c.args
+    if not valid:
+        raise ScenarioError(f"{where}: only MAPD valid=1 is supported in a setup")
+    if s["host_dev"][d]:
+        raise ScenarioError(f"{where}: device {d} is already mapped")
+    s["host_dev"][d] = s["hits_dev"][d] = s["dte"][d] = s["gv_dev"][d] = 1
+    for ev in range(K["NE"]):
+        q = d * K["NE"] + ev
+        s["p_alive"][q] = 1
+        s["host_lpi"][q] = 0
 
 
-def _setup_lr(s: dict[str, Any], step: LrStep, K: dict[str, Any], where: str) -> None:
+@setup
+def setup_mapc(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> None:
+    """MAPC: the collection table entry."""
+    col, vcpu, valid = c.args
+    s["col_vcpu"][col] = vcpu if valid else K["NC"]
+
+
+@setup
+def setup_prop(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> None:
+    """The guest's LPI property table entry."""
+    lpi, en, prio = c.args
+    s["prop_en"][lpi] = en
+    s["prop_prio"][lpi] = prio
+
+
+@setup
+def setup_mapti(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> None:
+    """MAPTI: its_handle_mapti (ITTE, host entry, vgic_init_pending_irq, PRISTINE, radix tree)."""
+    d, ev, lpi, col = c.args
+    q, V = d * K["NE"] + ev, lpi + 1
+    if not s["dte"][d]:
+        raise ScenarioError(f"{where}: device {d} is not mapped (MAPD it first)")
+    if s["col_vcpu"][col] == K["NC"]:
+        raise ScenarioError(f"{where}: collection {col} is not mapped (MAPC it first)")
+    if s["itte_lpi"][q]:
+        raise ScenarioError(f"{where}: event {ev} of device {d} is already mapped")
+    if s["tree"][lpi]:
+        raise ScenarioError(f"{where}: vLPI {lpi} is already mapped by another event")
+    s["itte_lpi"][q], s["itte_col"][q] = V, col
+    s["host_lpi"][q] = V
+    s["p_heads"][q] = 1
+    s["p_irq"][q] = V
+    s["p_enabled"][q] = s["prop_en"][lpi]
+    s["p_lpiprio"][q] = s["prop_prio"][lpi]
+    s["p_vcpu"][q] = s["col_vcpu"][col]
+    s["p_pristine"][q] = 1
+    s["p_lr"][q] = 0
+    s["tree"][lpi] = q + 1
+    s["gv_lpi"][q] = V
+
+
+@setup
+def setup_lr(s: dict[str, Any], K: dict[str, Any], step: LrStep, where: str) -> None:
+    """LR: the vLPI was injected (vgic_vcpu_inject_irq, gic_raise_guest_irq, gic_set_lr) and
+    maybe acknowledged (then the next gic_update_one_lr set ACTIVE)."""
     NL = K["NL"]
     V = step.lpi + 1
     q1 = s["tree"][step.lpi]

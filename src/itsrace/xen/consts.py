@@ -1,7 +1,7 @@
-"""Sizes, encodings and design answers of one hypervisor model.
+"""Sizes and encodings of the Xen model, computed from a scenario.
 
 The values below are **placeholders** (one vCPU, one LR, ...) so that the model modules import
-and type-check; :func:`make_consts` computes the real ones from a scenario and a design, and
+and type-check; :func:`make_consts` computes the real ones from a scenario, and
 :func:`itsrace.hyp.lang.specialise` gives the model functions those values instead.
 
 Encodings used throughout the model:
@@ -77,70 +77,18 @@ UNIV_VCPU: tuple[bool, ...] = (False,)
 MAX_CMDS = 0  # universe: commands in total
 NACT = 2  # vCPU exit kinds: 0 interrupt exit, 1 next scripted batch, 2+u universe batch u
 OPS_USED: frozenset[int] = frozenset()
-# design answers
-D_MAPTI_PRISTINE = True
-D_PRISTINE_SCAN = True
-D_STALE_PRISTINE = True
-D_TAG = False
-D_INJECT_TAG = False
-D_DEFERRED_FREE = False
-D_REFCOUNT = False  # kvm-refcount: p_ref counts ITE and transient references (see designs.base)
-RMAX = 3  # largest p_ref: every event's ITE + the LPI handler + an INT on every vCPU
-# test-only fault injection (see build.MUTATIONS)
-M_NO_INJECT_NULL_CHECK = False
-M_LOCK_ORDER = False
-M_SKIP_RB_ERASE = False
-M_STALL_ON_ERROR = False
-M_FORGET_HOST_ENTRY = False
-M_UNLOCKED_LIST = False
-M_DROP_REQUEUE = False
-M_EARLY_FREE = False
-M_NO_XSA223 = False
-M_KEEP_VISIBLE = False
-M_KVM_LATE_GET = False
-M_KVM_NO_LIST_REF = False
-
 LR_INVALID, LR_PENDING, LR_ACTIVE, LR_PA = 0, 1, 2, 3
 
 __all__ = [
     "ACTIVE_STATE", "BATCH", "BATCH_LEN", "C0", "CLEAR", "CMD_A", "CMD_B", "CMD_C", "CMD_D", "CMD_OP", "CUR", "DISCARD",
-    "D_DEFERRED_FREE", "D_INJECT_TAG", "D_MAPTI_PRISTINE", "D_PRISTINE_SCAN", "D_STALE_PRISTINE",
-    "D_TAG", "INT", "INV", "INVALL", "LR_ACTIVE", "LR_INVALID", "LR_PA", "LR_PENDING", "MAPC", "MAPD",
+    "INT", "INV", "INVALL", "LR_ACTIVE", "LR_INVALID", "LR_PA", "LR_PENDING", "MAPC", "MAPD",
     "MAPTI", "MAX_BATCH", "MAX_CMDS", "MAX_EXITS", "MAX_MSI", "MAX_SCRIPT", "MOVI", "NACT", "NBATCH", "NC", "NCMD", "NCOL",
     "ND", "NE", "NL", "NOP", "NPC", "NPRIO", "NPTR", "NQ", "NV", "OPS_USED", "PROP", "SCRIPT",
     "SCRIPT_LEN", "SYNC", "TRIG_MAX", "UNIV", "UNIV_VCPU", "VCPU_PCPU",
 ]
 
-MUTATIONS = {
-    "no-inject-null-check": ("M_NO_INJECT_NULL_CHECK",
-                             "vgic_vcpu_inject_irq does not check irq_to_pending() for NULL"),
-    "lock-order-inverted": ("M_LOCK_ORDER",
-                            "its_discard_event takes the radix-tree lock before the vCPU's vgic lock"),
-    "skip-rb-erase": ("M_SKIP_RB_ERASE",
-                      "MAPD V=0 frees the device but leaves it in the its_devices rbtree"),
-    "stall-on-error": ("M_STALL_ON_ERROR",
-                       "a failing command stops the command queue (CREADR is never advanced again)"),
-    "forget-host-entry": ("M_FORGET_HOST_ENTRY",
-                          "its_discard_event does not invalidate the host LPI entry"),
-    "unlocked-list": ("M_UNLOCKED_LIST",
-                      "CLEAR unlinks the pending_irq under the wrong (vCPU 0's) lock"),
-    "drop-requeue": ("M_DROP_REQUEUE",
-                     "gic_update_one_lr forgets an LPI that fired again while it was in the LR"),
-    "early-free": ("M_EARLY_FREE",
-                   "MAPD V=0 frees pend_irqs before discarding the device's events"),
-    "no-xsa-223-check": ("M_NO_XSA223",
-                         "gic_raise_inflight_irq refreshes the LR of a disabled LPI (the code before XSA-223)"),
-    "keep-visible": ("M_KEEP_VISIBLE",
-                     "gic_update_one_lr forgets to clear VISIBLE when the guest has EOIed the LR"),
-    "kvm-late-get": ("M_KVM_LATE_GET",
-                     "kvm-refcount: the injection path takes its reference one step after the lookup"),
-    "kvm-no-list-ref": ("M_KVM_NO_LIST_REF",
-                        "kvm-refcount: list (ap_list) membership holds no reference: DISCARD's put frees a listed LPI"),
-}
-
-
-def make_consts(scenario: Scenario, design: Any, mutations: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The real values of every name above for ``scenario`` and ``design``."""
+def make_consts(scenario: Scenario) -> dict[str, Any]:
+    """The real values of every name above for ``scenario``."""
     t = scenario.topology
     nc, nl, nq = t.vcpus, t.lrs, t.slots
     pcpus = max(t.pcpus, 1)
@@ -186,16 +134,7 @@ def make_consts(scenario: Scenario, design: Any, mutations: frozenset[str] = fro
         UNIV=univ, UNIV_VCPU=tuple(bool(univ) and v in scenario.universe_vcpus for v in range(nc)),
         MAX_CMDS=scenario.max_commands if univ else 0,
         NACT=2 + len(univ), OPS_USED=ops,
-        D_MAPTI_PRISTINE=bool(design.mapti_pristine), D_PRISTINE_SCAN=bool(design.pristine_lr_scan),
-        D_STALE_PRISTINE=design.stale_lr == "null-or-pristine", D_TAG=design.discard == "tag",
-        D_INJECT_TAG=bool(design.inject_checks_tag), D_DEFERRED_FREE=design.unmap_free == "deferred",
-        D_REFCOUNT=bool(getattr(design, "refcount", False)), RMAX=nq + nc + 1,
     )
-    unknown = sorted(set(mutations) - set(MUTATIONS))
-    if unknown:
-        raise ValueError(f"unknown mutation(s) {', '.join(unknown)} (known: {', '.join(sorted(MUTATIONS))})")
-    for name, (const, _doc) in MUTATIONS.items():
-        K[const] = name in mutations
     return K
 
 

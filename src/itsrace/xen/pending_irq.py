@@ -2,7 +2,7 @@
 """``struct pending_irq``: pointers, radix-tree lookups and list membership.
 
 A pointer to a ``pending_irq`` is a local holding ``1 + 2*slot + generation`` (0 is NULL), see
-:mod:`itsrace.hyp.consts`. Every step that touches the object through a pointer first checks it
+:mod:`itsrace.xen.consts`. Every step that touches the object through a pointer first checks it
 (``deref`` below, written out as ``check`` lines so each step says what it verifies):
 
 * ``use-after-free``: the ``pend_irqs`` array was freed by MAPD V=0;
@@ -19,8 +19,8 @@ only changed under the lock of the vCPU whose list holds it.
 from __future__ import annotations
 
 from itsrace.engine.lang.process import atomic, await_, check
-from itsrace.hyp.consts import CUR, M_KVM_LATE_GET, M_KVM_NO_LIST_REF, NC, NE, NPRIO, NPTR, NQ, NV
 from itsrace.hyp.lang import procedure, pure
+from itsrace.xen.consts import CUR, NC, NPRIO, NPTR, NQ, NV
 
 
 # -- pointers ----------------------------------------------------------------------------------------
@@ -88,54 +88,6 @@ def vgic_v3_lpi_get_priority(self, s, V: range(NV + 1)):
     return prio
 
 
-# -- kvm-refcount: references (designs.base, ``refcount``) ------------------------------------------
-@procedure
-def vgic_get_lpi(self, s, V: range(NV + 1)):
-    """KVM's ``vgic_get_lpi``: under RCU, ``xa_load(lpi_xa, V)`` and ``refcount_inc_not_zero``,
-    one step, so the reference is taken inside the section that makes the lookup safe (the
-    domain doc's first invariant). The index never holds a count-0 object here (the last put
-    evicts it in the same step), so try-get on a found object always succeeds. Readers do not
-    wait for a writer: RCU."""
-    with atomic():  # rcu_read_lock; irq = xa_load(lpi_xa, V); try-get; rcu_read_unlock
-        found: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
-        if found != 0 and not M_KVM_LATE_GET:
-            check(s.p_alive[SLOT(found)] == 1, "use-after-free")
-            s.p_ref[SLOT(found)] = s.p_ref[SLOT(found)] + 1
-    if M_KVM_LATE_GET and found != 0:
-        with atomic():  # mutation: get after the lookup's critical section (KVM doc section 8: never)
-            check(s.p_alive[SLOT(found)] == 1, "use-after-free")
-            check(s.p_gen[SLOT(found)] == GEN(found), "use-after-reinit")
-            s.p_ref[SLOT(found)] = s.p_ref[SLOT(found)] + 1
-    return found
-
-
-@procedure
-def vgic_put_lpi(self, s, r: range(NPTR)):
-    """KVM's ``vgic_put_irq`` for an ITE or transient reference: ``refcount_dec_and_lock`` on
-    ``lpi_xa``'s lock, so the last decrement, the eviction from the index and the free are one
-    step. The ap_list reference is ``p_infl != 0``; it is dropped where the LR sync unlinks the
-    object (``gic_update_one_lr``), with the same release."""
-    with atomic():  # refcount_dec_and_lock(&irq->refcount, &lpi_xa.xa_lock); last: xa_erase; kfree_rcu
-        check(s.p_alive[SLOT(r)] == 1, "use-after-free")
-        check(s.p_ref[SLOT(r)] > 0, "double-free")  # a put without its get
-        s.p_ref[SLOT(r)] = s.p_ref[SLOT(r)] - 1
-        if s.p_ref[SLOT(r)] == 0 and (s.p_infl[SLOT(r)] == 0 or M_KVM_NO_LIST_REF):
-            if s.p_irq[SLOT(r)] != 0 and s.tree[s.p_irq[SLOT(r)] - 1] == SLOT(r) + 1:
-                s.tree[s.p_irq[SLOT(r)] - 1] = 0  # evicted from the index in the step of the last put
-            s.p_irq[SLOT(r)] = 0
-            s.p_vcpu[SLOT(r)] = NC
-            s.p_queued[SLOT(r)] = 0
-            s.p_active[SLOT(r)] = 0
-            s.p_visible[SLOT(r)] = 0
-            s.p_enabled[SLOT(r)] = 0
-            s.p_lr[SLOT(r)] = 0
-            s.p_prio[SLOT(r)] = 0
-            s.p_lpiprio[SLOT(r)] = 0
-            if not s.host_dev[SLOT(r) // NE]:  # its device's storage is gone: the object goes with its last reference
-                s.p_alive[SLOT(r)] = 0
-                s.p_gen[SLOT(r)] = 1 - s.p_gen[SLOT(r)]
-
-
 # -- list membership (gic.c:387-421) -----------------------------------------------------------------
 @procedure
 def gic_add_to_lr_pending(self, s, v: range(NC), r: range(NPTR)):
@@ -174,6 +126,6 @@ def gic_remove_irq_from_queues(self, s, v: range(NC), r: range(NPTR)):
 
 __all__ = [
     "GEN", "NQ", "PTR", "SLOT", "gic_add_to_lr_pending", "gic_remove_from_lr_pending",
-    "gic_remove_irq_from_queues", "is_current", "lr_pending_empty", "tree_ptr", "vgic_get_lpi", "vgic_put_lpi",
+    "gic_remove_irq_from_queues", "is_current", "lr_pending_empty", "tree_ptr",
     "vgic_v3_lpi_get_priority", "vgic_v3_lpi_to_pending",
 ]

@@ -23,7 +23,8 @@ from itsrace.engine.lang.process import (
     spin_lock,
     spin_unlock,
 )
-from itsrace.hyp.consts import (
+from itsrace.hyp.lang import action, procedure, process, pure
+from itsrace.xen.consts import (
     ACTIVE_STATE,
     BATCH,
     BATCH_LEN,
@@ -40,7 +41,6 @@ from itsrace.hyp.consts import (
     LR_ACTIVE,
     LR_INVALID,
     LR_PENDING,
-    M_STALL_ON_ERROR,
     MAPC,
     MAPD,
     MAPTI,
@@ -62,7 +62,7 @@ from itsrace.hyp.consts import (
     UNIV_VCPU,
     VCPU_PCPU,
 )
-from itsrace.hyp.its_cmds import (
+from itsrace.xen.its_cmds import (
     its_handle_clear,
     its_handle_discard,
     its_handle_int,
@@ -73,14 +73,13 @@ from itsrace.hyp.its_cmds import (
     its_handle_mapti,
     its_handle_movi,
 )
-from itsrace.hyp.lang import action, procedure, process, pure
-from itsrace.hyp.lr import gic_clear_lrs, gic_inject
-from itsrace.hyp.pending_irq import lr_pending_empty
+from itsrace.xen.lr import gic_clear_lrs, gic_inject
+from itsrace.xen.pending_irq import lr_pending_empty
 
 
 @pure
 def may_exit(act: int, v: int, kick: int, uie: int, lr_state: tuple[int, ...], lr_mask: tuple[int, ...],
-             exits_left: int, lrq: tuple[int, ...], cmd_next: int, cmds_left: int, stalled: int) -> bool:
+             exits_left: int, lrq: tuple[int, ...], cmd_next: int, cmds_left: int) -> bool:
     """Can vCPU ``v``'s guest leave guest mode for reason ``act``?
 
     ``act == 0``: an interrupt or trap that is not an ITS command: a kick (event-check SGI), the
@@ -92,8 +91,6 @@ def may_exit(act: int, v: int, kick: int, uie: int, lr_state: tuple[int, ...], l
     if act == 0:
         valid = sum(1 for st in lr_state if st != LR_INVALID)
         return bool(kick or (uie and valid <= 1) or exits_left > 0 or not lr_pending_empty(lrq, v) or any(lr_mask))
-    if stalled:
-        return False
     if act == 1:
         return cmd_next < SCRIPT_LEN[v] and CMD_OP[BATCH[SCRIPT[v][cmd_next]][0]] != PROP
     return UNIV_VCPU[v] and cmds_left > 0 and CMD_OP[BATCH[UNIV[act - 2]][0]] != PROP
@@ -124,7 +121,7 @@ def vcpu(self, s, act: range(NACT)):
     with atomic():  # the guest traps into Xen
         await_(s.in_guest[self] == 1 and may_exit(act, self, s.kick[self], s.uie[self], s.lr_state[self],
                                                   s.lr_mask[self], s.exits_left[self], s.p_lrq, s.cmd_next[self],
-                                                  s.cmds_left, s.stalled))
+                                                  s.cmds_left))
         s.in_guest[self] = 0
         batch: range(NBATCH) = command_of(act, self, s.cmd_next[self])
         if act == 0 and not s.kick[self] and not (s.uie[self] and sum(
@@ -154,12 +151,10 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
     failed)."""
     spin_lock(s.vcmd_lock)
     j: range(MAX_BATCH + 1) = 0
-    while j < BATCH_LEN[b] and not s.stalled:
+    while j < BATCH_LEN[b] and s.in_guest[0] < 2:  # TEMPORARY-PIN
         cmd: range(NCMD) = BATCH[b][j]
-        ret: range(2) = its_handle_command(self, s, cpu, cmd)
+        its_handle_command(self, s, cpu, cmd)
         with atomic():  # write_u64_atomic(&its->creadr, ...): the command is consumed
-            if M_STALL_ON_ERROR and ret != 0:
-                s.stalled = 1  # variant: the queue stops at a failing command
             # ghost: what the guest may now expect, from its own view of the commands it issued
             if CMD_OP[cmd] == MAPD:
                 if CMD_B[cmd] == 1:
@@ -266,12 +261,12 @@ def next_prop(v: int, cmd_next: int, act: int) -> int:
     return c if UNIV_VCPU[v] and CMD_OP[c] == PROP else -1
 
 
-@action(lambda K: dict(v=range(K["NC"]), act=range(1, K["NACT"])))
+@action(lambda K: dict(v=range(K["NC"]), act=range(1, K["NACT"])), only_if=lambda K: PROP in K["OPS_USED"])
 def guest_writes_property(s, v, act):
     """The guest writes an entry of its LPI property table (enable bit and priority). Xen only
     sees it at the next INV/INVALL (or MAPTI) for that vLPI; until then the guest may not expect
     the new setting. Disabling a vLPI cancels what was owed for it."""
-    require(s.in_guest[v] == 1 and not s.stalled and (act == 1 or s.cmds_left > 0)
+    require(s.in_guest[v] == 1 and (act == 1 or s.cmds_left > 0)
             and next_prop(v, s.cmd_next[v], act) >= 0)
     c = next_prop(v, s.cmd_next[v], act)
     s.prop_en[CMD_A[c]] = CMD_B[c]

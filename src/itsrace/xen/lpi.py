@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from itsrace.engine.lang.model import require
 from itsrace.engine.lang.process import atomic, await_
-from itsrace.hyp.consts import C0, NC, NE, NQ, NV, TRIG_MAX
 from itsrace.hyp.lang import action, process
-from itsrace.hyp.lr import gic_clear_lrs, gic_inject
-from itsrace.hyp.vgic import vgic_vcpu_inject_lpi
+from itsrace.xen.consts import C0, NC, NE, NQ, NV, TRIG_MAX
+from itsrace.xen.lr import gic_clear_lrs, gic_inject
+from itsrace.xen.vgic import vgic_vcpu_inject_lpi
 
 
 @process(lambda K: dict(instances=1, name="pCPU0:irq", cpu=0, irq=True))
@@ -49,7 +49,7 @@ def gicv3_do_LPI(self, s, P: range(NQ)):
             s.in_guest[C0] = 1
 
 
-@action(lambda K: dict(P=range(K["NQ"])))
+@action(lambda K: dict(P=range(K["NQ"])), only_if=lambda K: K["MAX_MSI"] > 0)
 def device_sends_msi(s, P):
     """A device writes its MSI (DeviceID, EventID) to GITS_TRANSLATER of the host ITS. If the
     host ITS maps the device, host LPI P becomes pending at the redistributor of pCPU0 (pending

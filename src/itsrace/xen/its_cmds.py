@@ -10,9 +10,10 @@ Handlers return 0 on success and 1 on failure; like Xen, a failing command is lo
 skipped (CREADR still advances), which the caller does. The guest's view of what its completed
 commands mapped (for the delivery properties) is kept by the caller, from the commands alone.
 
-Design decision points: ``D_TAG`` in :func:`its_discard_event` (what DISCARD does with a
-pending_irq that may be in an LR), ``D_MAPTI_PRISTINE`` in :func:`its_handle_mapti`,
-``D_DEFERRED_FREE`` in :func:`remove_mapped_guest_device`.
+The functions the April 2017 thread argued about, and so the ones designs override most:
+:func:`its_discard_event` (what DISCARD does with a pending_irq that may be in an LR),
+:func:`its_handle_mapti` (PRISTINE marking), :func:`remove_mapped_guest_device` (when
+``pend_irqs`` is freed).
 """
 
 from __future__ import annotations
@@ -30,16 +31,8 @@ from itsrace.engine.lang.process import (
     write_lock,
     write_unlock,
 )
-from itsrace.hyp.consts import (
-    D_DEFERRED_FREE,
-    D_MAPTI_PRISTINE,
-    D_REFCOUNT,
-    D_TAG,
-    M_EARLY_FREE,
-    M_FORGET_HOST_ENTRY,
-    M_LOCK_ORDER,
-    M_SKIP_RB_ERASE,
-    M_UNLOCKED_LIST,
+from itsrace.hyp.lang import procedure, pure
+from itsrace.xen.consts import (
     NC,
     NCOL,
     ND,
@@ -47,21 +40,18 @@ from itsrace.hyp.consts import (
     NL,
     NPC,
     NPTR,
-    NQ,
     NV,
     TRIG_MAX,
 )
-from itsrace.hyp.lang import procedure, pure
-from itsrace.hyp.lr import gic_raise_guest_irq
-from itsrace.hyp.pending_irq import (
+from itsrace.xen.lr import gic_raise_guest_irq
+from itsrace.xen.pending_irq import (
     PTR,
     SLOT,
     gic_remove_from_lr_pending,
     gic_remove_irq_from_queues,
     tree_ptr,
-    vgic_put_lpi,
 )
-from itsrace.hyp.vgic import vgic_vcpu_inject_lpi
+from itsrace.xen.vgic import vgic_vcpu_inject_lpi
 
 
 @pure
@@ -87,10 +77,7 @@ def unreferenced(tree: tuple[int, ...], infl: tuple[int, ...], lrq: tuple[int, .
 
 @pure
 def event_pending_irq(tree: tuple[int, ...], gens: tuple[int, ...], itte_lpi: tuple[int, ...], q: int) -> int:
-    """get_event_pending_irq: Xen's ``&pend_irqs[ev]`` (the event's own slot); kvm-refcount:
-    ``ite->irq``, the object of the ITE's vINTID (shared by every ITE mapping that vINTID)."""
-    if D_REFCOUNT:
-        return tree_ptr(tree, gens, itte_lpi[q])
+    """get_event_pending_irq (vgic-v3-its.c:190): ``&pend_irqs[ev]``, the event's own slot."""
     return PTR(q, gens[q])
 
 
@@ -98,65 +85,27 @@ def event_pending_irq(tree: tuple[int, ...], gens: tuple[int, ...], itte_lpi: tu
 @procedure
 def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     """its_discard_event (vgic-v3-its.c:586), its_lock held; shared by DISCARD and MAPD V=0.
-    Xen: under the ITTE vCPU's vgic lock delete V from the radix tree (D3), unlink the
-    pending_irq and re-initialise it (D4); then (D6) invalidate the host LPI entry. An LR still
-    holding V is left alone: a *stale LR* for gic_update_one_lr to find."""
+    Under the ITTE vCPU's vgic lock: delete V from the radix tree, unlink the pending_irq and
+    re-initialise it; then invalidate the host LPI entry. An LR still holding V is left alone:
+    a *stale LR* for gic_update_one_lr to find."""
     with atomic():  # read_itte: the vCPU of the ITTE's collection, and the vLPI
         vc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         vl: range(NV + 1) = s.itte_lpi[dev * NE + ev]
     if vc >= NC or vl == 0:
         return 1
-    if D_REFCOUNT:  # kvm: its_free_ite puts only the ITE's reference; lists and LRs keep theirs
-        its_free_ite(self, s, dev, ev)
-        return 0
-    spin_lock_irqsave(s.vgic_lock[vc])  # D2
-    if D_TAG:  # the thread's proposal: tag first, retire now only if it is in no LR
-        with atomic():  # look vlpi up (not delete); tag it UNMAPPED first
-            await_(s.tree_lock_w == 0)
-            pt: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
-            if pt != 0:
-                check(s.p_alive[SLOT(pt)] == 1, "use-after-free")
-                s.p_unmapped[SLOT(pt)] = 1
-                in_lr: bool = s.p_visible[SLOT(pt)]
-        if pt == 0:
-            spin_unlock_irqrestore(s.vgic_lock[vc])
-            return 1
-        if not in_lr:
-            with atomic():  # in no LR: retire now (radix_tree_delete)
-                await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
-                s.tree[vl - 1] = 0
-            gic_remove_irq_from_queues(self, s, vc, pt)
-            vgic_init_pending_irq_invalid(self, s, pt)
-    else:
-        with atomic():  # D3: write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
-            await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
-            p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
-            s.tree[vl - 1] = 0
-        if p == 0:
-            spin_unlock_irqrestore(s.vgic_lock[vc])
-            return 1
-        gic_remove_irq_from_queues(self, s, vc, p)  # D4
-        vgic_init_pending_irq_invalid(self, s, p)
-    if M_LOCK_ORDER:  # variant: invalidate the host entry while still holding the vgic lock
-        gicv3_remove_guest_event(self, s, dev, ev)
-    spin_unlock_irqrestore(s.vgic_lock[vc])  # D5
-    if not M_LOCK_ORDER:
-        gicv3_remove_guest_event(self, s, dev, ev)  # D6
-    return 0
-
-
-@procedure
-def its_free_ite(self, s, dev: range(ND), ev: range(NE)):
-    """kvm-refcount: KVM's ``its_free_ite`` (its_lock held), from DISCARD and from MAPD V=0 for
-    every ITE of the device, whatever its collection: put the ITE's reference on the vINTID's
-    object, then cut the host LPI -> vLPI connection. Nothing is unlinked or re-initialised: if
-    the object is on a vCPU's lists (so maybe in an LR) that reference keeps it alive until the
-    vCPU's exit syncs the EOIed LR (``gic_update_one_lr``)."""
-    with atomic():  # ite->irq
-        fp: range(NPTR) = tree_ptr(s.tree, s.p_gen, s.itte_lpi[dev * NE + ev])
-    if fp != 0:
-        vgic_put_lpi(self, s, fp)
+    spin_lock_irqsave(s.vgic_lock[vc])
+    with atomic():  # write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
+        await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
+        p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
+        s.tree[vl - 1] = 0
+    if p == 0:
+        spin_unlock_irqrestore(s.vgic_lock[vc])
+        return 1
+    gic_remove_irq_from_queues(self, s, vc, p)
+    vgic_init_pending_irq_invalid(self, s, p)
+    spin_unlock_irqrestore(s.vgic_lock[vc])
     gicv3_remove_guest_event(self, s, dev, ev)
+    return 0
 
 
 @procedure
@@ -173,7 +122,6 @@ def vgic_init_pending_irq_invalid(self, s, r: range(NPTR)):
         s.p_visible[SLOT(r)] = 0
         s.p_enabled[SLOT(r)] = 0
         s.p_pristine[SLOT(r)] = 0
-        s.p_unmapped[SLOT(r)] = 0
         s.p_irq[SLOT(r)] = 0
         s.p_lr[SLOT(r)] = 0
         s.p_prio[SLOT(r)] = 0
@@ -187,7 +135,7 @@ def gicv3_remove_guest_event(self, s, dev: range(ND), ev: range(NE)):
     {INVALID_LPI, d} with one 64-bit write (gicv3_lpi_update_host_entry)."""
     with atomic():  # D6: host entry := {INVALID_LPI, d}
         spin_lock(s.devs_lock)
-        if s.host_dev[dev] and not M_FORGET_HOST_ENTRY:
+        if s.host_dev[dev]:
             s.host_lpi[dev * NE + ev] = 0
         spin_unlock(s.devs_lock)
 
@@ -202,13 +150,7 @@ def its_unmap_device(self, s, cpu: range(NPC), dev: range(ND)):
     if itt:
         ev: range(NE + 1) = 0
         while ev < NE:
-            if D_REFCOUNT:  # kvm: vgic_its_free_device frees every ITE, mapped collection or not
-                with atomic():  # the ITE exists?
-                    has_ite: bool = s.itte_lpi[dev * NE + ev] != 0
-                if has_ite:
-                    its_free_ite(self, s, dev, ev)
-            else:
-                its_discard_event(self, s, cpu, dev, ev)
+            its_discard_event(self, s, cpu, dev, ev)
             ev = ev + 1
     spin_unlock(s.its_lock)
 
@@ -224,20 +166,11 @@ def remove_mapped_guest_device(self, s, dev: range(ND)):
         for e in range(NE):
             s.host_lpi[dev * NE + e] = -1
     with atomic():  # gicv3_its_wait_commands; xfree(pend_irqs)
-        if D_DEFERRED_FREE and any(s.p_alive[dev * NE + e] and s.p_unmapped[dev * NE + e] for e in range(NE)):
-            s.free_pending[dev] = 1  # the proposal: freed when the last tagged event retires
-        elif D_REFCOUNT:  # kvm: free what nobody references; the rest goes with its last put
-            for e in range(NE):
-                if s.p_alive[dev * NE + e] and s.p_ref[dev * NE + e] == 0 and s.p_infl[dev * NE + e] == 0:
-                    check(unreferenced(s.tree, s.p_infl, s.p_lrq, dev * NE + e), "free-while-referenced")
-                    s.p_alive[dev * NE + e] = 0
-                    s.p_gen[dev * NE + e] = 1 - s.p_gen[dev * NE + e]
-        else:
-            for e in range(NE):
-                check(s.p_alive[dev * NE + e] == 1, "double-free")
-                check(unreferenced(s.tree, s.p_infl, s.p_lrq, dev * NE + e), "free-while-referenced")
-                s.p_alive[dev * NE + e] = 0
-                s.p_gen[dev * NE + e] = 1 - s.p_gen[dev * NE + e]
+        for e in range(NE):
+            check(s.p_alive[dev * NE + e] == 1, "double-free")
+            check(unreferenced(s.tree, s.p_infl, s.p_lrq, dev * NE + e), "free-while-referenced")
+            s.p_alive[dev * NE + e] = 0
+            s.p_gen[dev * NE + e] = 1 - s.p_gen[dev * NE + e]
 
 
 @procedure
@@ -251,22 +184,20 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
             if not busy:
                 s.host_dev[dev] = 1
                 for e in range(NE):
-                    if not D_REFCOUNT or (s.p_ref[dev * NE + e] == 0 and s.p_infl[dev * NE + e] == 0):
-                        s.p_alive[dev * NE + e] = 1
-                        s.p_heads[dev * NE + e] = 0
-                        s.p_queued[dev * NE + e] = 0
-                        s.p_active[dev * NE + e] = 0
-                        s.p_visible[dev * NE + e] = 0
-                        s.p_enabled[dev * NE + e] = 0
-                        s.p_pristine[dev * NE + e] = 0
-                        s.p_unmapped[dev * NE + e] = 0
-                        s.p_irq[dev * NE + e] = 0
-                        s.p_lr[dev * NE + e] = 0
-                        s.p_prio[dev * NE + e] = 0
-                        s.p_lpiprio[dev * NE + e] = 0
-                        s.p_vcpu[dev * NE + e] = 0
-                        s.p_infl[dev * NE + e] = 0
-                        s.p_lrq[dev * NE + e] = 0
+                    s.p_alive[dev * NE + e] = 1
+                    s.p_heads[dev * NE + e] = 0
+                    s.p_queued[dev * NE + e] = 0
+                    s.p_active[dev * NE + e] = 0
+                    s.p_visible[dev * NE + e] = 0
+                    s.p_enabled[dev * NE + e] = 0
+                    s.p_pristine[dev * NE + e] = 0
+                    s.p_irq[dev * NE + e] = 0
+                    s.p_lr[dev * NE + e] = 0
+                    s.p_prio[dev * NE + e] = 0
+                    s.p_lpiprio[dev * NE + e] = 0
+                    s.p_vcpu[dev * NE + e] = 0
+                    s.p_infl[dev * NE + e] = 0
+                    s.p_lrq[dev * NE + e] = 0
             spin_unlock(s.devs_lock)
         if busy:
             return 1
@@ -279,18 +210,14 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
             s.dte[dev] = 1
             spin_unlock(s.its_lock)
         return 0
-    if not M_EARLY_FREE:
-        its_unmap_device(self, s, cpu, dev)
+    its_unmap_device(self, s, cpu, dev)
     with atomic():  # gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
         spin_lock(s.devs_lock)
         found: bool = s.host_dev[dev]
-        if not M_SKIP_RB_ERASE:
-            s.host_dev[dev] = 0
+        s.host_dev[dev] = 0
         spin_unlock(s.devs_lock)
     if found:
         remove_mapped_guest_device(self, s, dev)
-    if M_EARLY_FREE:
-        its_unmap_device(self, s, cpu, dev)
     with atomic():  # its_set_itt_address(INVALID_PADDR) under its_lock
         spin_lock(s.its_lock)
         s.dte[dev] = 0
@@ -353,44 +280,6 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
             s.itte_col[dev * NE + ev] = NCOL
             spin_unlock(s.its_lock)
         return 1
-    if D_REFCOUNT:
-        with atomic():  # vgic_add_lpi under xa_lock (IRQs off): V's live object gets the ITE's reference, else a new one
-            check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
-            ex: range(NQ + 1) = s.tree[V - 1]
-            kok: bool = True
-            if ex != 0:  # the vINTID's object is alive (an LR or list still holds it): share it
-                check(s.p_alive[ex - 1] == 1, "use-after-free")
-                s.p_ref[ex - 1] = s.p_ref[ex - 1] + 1
-                s.p_vcpu[ex - 1] = vc  # update_affinity_ite
-            elif s.p_ref[SLOT(pi)] == 0 and s.p_infl[SLOT(pi)] == 0 and s.p_lrq[SLOT(pi)] == 0:
-                check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
-                s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new object
-                s.p_heads[SLOT(pi)] = 1
-                s.p_queued[SLOT(pi)] = 0
-                s.p_active[SLOT(pi)] = 0
-                s.p_visible[SLOT(pi)] = 0
-                s.p_unmapped[SLOT(pi)] = 0
-                s.p_pristine[SLOT(pi)] = 0
-                s.p_lr[SLOT(pi)] = 0
-                s.p_prio[SLOT(pi)] = 0
-                s.p_irq[SLOT(pi)] = V
-                s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
-                s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
-                s.p_vcpu[SLOT(pi)] = vc
-                s.p_ref[SLOT(pi)] = 1  # the ITE's reference
-                s.tree[V - 1] = SLOT(pi) + 1
-            else:  # the event's storage still holds another vINTID's object: -ENOMEM (a model bound)
-                kok = False
-        if not kok:
-            with atomic():  # undo: host entry, then the ITTE
-                s.host_lpi[dev * NE + ev] = 0
-            with atomic():  # undo: ITTE := unmapped
-                spin_lock(s.its_lock)
-                s.itte_lpi[dev * NE + ev] = 0
-                s.itte_col[dev * NE + ev] = NCOL
-                spin_unlock(s.its_lock)
-            return 1
-        return 0
     with atomic():  # vgic_init_pending_irq(p, V); update_lpi_property; lpi_vcpu_id; set PRISTINE
         check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
         check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
@@ -400,14 +289,13 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_queued[SLOT(pi)] = 0
         s.p_active[SLOT(pi)] = 0
         s.p_visible[SLOT(pi)] = 0
-        s.p_unmapped[SLOT(pi)] = 0
         s.p_lr[SLOT(pi)] = 0
         s.p_prio[SLOT(pi)] = 0
         s.p_irq[SLOT(pi)] = V
         s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
         s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
         s.p_vcpu[SLOT(pi)] = vc
-        s.p_pristine[SLOT(pi)] = D_MAPTI_PRISTINE
+        s.p_pristine[SLOT(pi)] = 1
     write_lock(s.tree_lock)
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
@@ -481,8 +369,6 @@ def its_handle_clear(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         cp: range(NPTR) = 0
         if s.host_dev[dev] and cvc < NC:
             cp = event_pending_irq(s.tree, s.p_gen, s.itte_lpi, dev * NE + ev)
-        if M_UNLOCKED_LIST:
-            cvc = 0
     if cp == 0:
         spin_unlock(s.its_lock)
         return 1

@@ -8,8 +8,8 @@ it runs. So an LR read or write by Xen is atomic with respect to the guest, and 
 below makes one step of each LR access together with the ``pending_irq`` updates that Xen makes
 under the same vgic lock next to it.
 
-Design decision points (see :mod:`itsrace.designs.base`): ``D_PRISTINE_SCAN`` in
-:func:`find_unused_lr`, ``D_STALE_PRISTINE`` and ``D_TAG`` in :func:`gic_update_one_lr`.
+:func:`gic_update_one_lr` (what a stale LR is folded into) and :func:`find_unused_lr` (PRISTINE's
+LR reuse) are where the thread's proposals differ; designs override them.
 """
 
 from __future__ import annotations
@@ -21,19 +21,11 @@ from itsrace.engine.lang.process import (
     spin_lock_irqsave,
     spin_unlock_irqrestore,
 )
-from itsrace.hyp.consts import (
-    D_DEFERRED_FREE,
-    D_PRISTINE_SCAN,
-    D_REFCOUNT,
-    D_STALE_PRISTINE,
-    D_TAG,
+from itsrace.hyp.lang import procedure, pure
+from itsrace.xen.consts import (
     LR_ACTIVE,
     LR_PENDING,
-    M_DROP_REQUEUE,
-    M_KEEP_VISIBLE,
-    M_NO_XSA223,
     NC,
-    NE,
     NL,
     NPC,
     NPRIO,
@@ -41,8 +33,7 @@ from itsrace.hyp.consts import (
     NQ,
     NV,
 )
-from itsrace.hyp.lang import procedure, pure
-from itsrace.hyp.pending_irq import (
+from itsrace.xen.pending_irq import (
     GEN,
     PTR,
     SLOT,
@@ -58,7 +49,7 @@ def find_unused_lr(pristine: int, irq: int, mask: tuple[int, ...], virqs: tuple[
     """gic_find_unused_lr (gic.c:456): a PRISTINE pending_irq first looks for a used LR holding
     its vINTID (a stale LR of the previous mapping, reused instead of taking a second LR; the LR
     state is not examined); otherwise the first free LR at or after ``start``."""
-    if pristine and D_PRISTINE_SCAN:
+    if pristine:
         for k in range(NL):
             if mask[k] and virqs[k] == irq:
                 return k
@@ -156,25 +147,17 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
             s.lr_mask[v][i] = 0
             s.lr_own[v][i] = 0
         return
-    if D_STALE_PRISTINE:
-        with atomic():  # test_and_clear_bit(PRISTINE): the LR cannot be this new pending_irq's
-            check(s.p_alive[SLOT(p)] == 1, "use-after-free")
-            was: bool = s.p_pristine[SLOT(p)]
-            s.p_pristine[SLOT(p)] = 0
-        if was:
-            with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
-                s.lr_virq[v][i] = 0
-                s.lr_state[v][i] = 0
-                s.lr_mask[v][i] = 0
-                s.lr_own[v][i] = 0
-            return
-    if D_TAG:
-        with atomic():  # test_bit(UNMAPPED)
-            check(s.p_alive[SLOT(p)] == 1, "use-after-free")
-            tagged: bool = s.p_unmapped[SLOT(p)]
-        if tagged:
-            its_cleanup_lpi(self, s, v, i, p)
-            return
+    with atomic():  # test_and_clear_bit(PRISTINE): the LR cannot be this new pending_irq's
+        check(s.p_alive[SLOT(p)] == 1, "use-after-free")
+        was: bool = s.p_pristine[SLOT(p)]
+        s.p_pristine[SLOT(p)] = 0
+    if was:
+        with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
+            s.lr_virq[v][i] = 0
+            s.lr_state[v][i] = 0
+            s.lr_mask[v][i] = 0
+            s.lr_own[v][i] = 0
+        return
     if st & LR_ACTIVE:
         with atomic():  # the LR is active: set ACTIVE; if it fired again, make the LR active+pending
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
@@ -196,76 +179,17 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
             s.lr_state[v][i] = 0
             s.lr_mask[v][i] = 0
             s.lr_own[v][i] = 0
-            s.p_visible[SLOT(p)] = M_KEEP_VISIBLE and s.p_visible[SLOT(p)]
+            s.p_visible[SLOT(p)] = 0
             s.p_active[SLOT(p)] = 0
             s.p_lr[SLOT(p)] = NL
-            again: bool = s.p_enabled[SLOT(p)] and s.p_queued[SLOT(p)] and not M_DROP_REQUEUE
+            again: bool = s.p_enabled[SLOT(p)] and s.p_queued[SLOT(p)]
         if again:  # it fired again meanwhile: raise it again
             gic_raise_guest_irq(self, s, cpu, v, virq)
         else:
             with atomic():  # list_del_init(&p->inflight)
                 check(s.p_heads[SLOT(p)] == 1, "null-deref")
                 check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
-                # kvm: vgic_prune_ap_list asks the oracle under irq_lock, which the injector
-                # also holds to set pending: an LPI that fired again meanwhile stays listed
-                keep: bool = D_REFCOUNT and s.p_enabled[SLOT(p)] and s.p_queued[SLOT(p)]
-                if not keep:
-                    s.p_infl[SLOT(p)] = 0
-                    if D_REFCOUNT and s.p_ref[SLOT(p)] == 0:  # kvm: the ap_list reference was the last: final put
-                        if s.p_irq[SLOT(p)] != 0 and s.tree[s.p_irq[SLOT(p)] - 1] == SLOT(p) + 1:
-                            s.tree[s.p_irq[SLOT(p)] - 1] = 0  # evicted from the index in the step of the last put
-                        s.p_irq[SLOT(p)] = 0
-                        s.p_vcpu[SLOT(p)] = NC
-                        s.p_queued[SLOT(p)] = 0
-                        s.p_active[SLOT(p)] = 0
-                        s.p_visible[SLOT(p)] = 0
-                        s.p_enabled[SLOT(p)] = 0
-                        s.p_lr[SLOT(p)] = 0
-                        s.p_prio[SLOT(p)] = 0
-                        s.p_lpiprio[SLOT(p)] = 0
-                        if not s.host_dev[SLOT(p) // NE]:  # its device's storage is gone: the object goes with its last reference
-                            s.p_alive[SLOT(p)] = 0
-                            s.p_gen[SLOT(p)] = 1 - s.p_gen[SLOT(p)]
-            if keep:  # kvm: (the model raises it again on this vCPU; KVM would migrate it to its target)
-                gic_raise_guest_irq(self, s, cpu, v, virq)
-
-
-@procedure
-def its_cleanup_lpi(self, s, v: range(NC), i: range(NL + 1), p: range(NPTR)):
-    """The UNMAPPED-tag proposal's clean-up (the thread's "cleanup_lpi()"): an LR holding a
-    tagged pending_irq is cleared, the pending_irq leaves all lists and the radix tree and is
-    re-initialised; a MAPD V=0 waiting for its device's last tagged event frees the array."""
-    with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
-        s.lr_virq[v][i] = 0
-        s.lr_state[v][i] = 0
-        s.lr_mask[v][i] = 0
-        s.lr_own[v][i] = 0
-    with atomic():  # remove from all lists
-        check(s.p_alive[SLOT(p)] == 1, "use-after-free")
-        check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
-        check(s.p_lrq[SLOT(p)] in (0, v + 1), "list-lock")
-        s.p_infl[SLOT(p)] = 0
-        s.p_lrq[SLOT(p)] = 0
-        s.p_queued[SLOT(p)] = 0
-    with atomic():  # write_lock(tree); radix_tree_delete; vgic_init_pending_irq(p, INVALID_LPI)
-        await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
-        check(s.p_alive[SLOT(p)] == 1, "use-after-free")
-        if s.p_irq[SLOT(p)] != 0 and s.tree[s.p_irq[SLOT(p)] - 1] == SLOT(p) + 1:
-            s.tree[s.p_irq[SLOT(p)] - 1] = 0
-        s.p_irq[SLOT(p)] = 0
-        s.p_vcpu[SLOT(p)] = NC
-        s.p_unmapped[SLOT(p)] = 0
-        s.p_visible[SLOT(p)] = 0
-        s.p_active[SLOT(p)] = 0
-        s.p_enabled[SLOT(p)] = 0
-        s.p_pristine[SLOT(p)] = 0
-        s.p_lr[SLOT(p)] = 0
-        if D_DEFERRED_FREE and s.free_pending[SLOT(p) // NE]:
-            if not any(s.p_unmapped[SLOT(p) // NE * NE + e] for e in range(NE)):
-                for e in range(NE):
-                    s.p_alive[SLOT(p) // NE * NE + e] = 0
-                    s.p_gen[SLOT(p) // NE * NE + e] = 1 - s.p_gen[SLOT(p) // NE * NE + e]
-                s.free_pending[SLOT(p) // NE] = 0
+                s.p_infl[SLOT(p)] = 0
 
 
 @procedure
@@ -283,7 +207,7 @@ def gic_raise_inflight_irq(self, s, cpu: range(NPC), v: range(NC), V: range(NV +
             at: range(NL + 1) = s.p_lr[SLOT(n)]
     if n == 0:
         return
-    if not en and not M_NO_XSA223:  # XSA-223 (c84e4b2dd4): a disabled LPI is in no LR
+    if not en:  # XSA-223 (c84e4b2dd4): a disabled LPI is in no LR
         return
     if not queued_lr and is_current(cpu, v):
         gic_update_one_lr(self, s, cpu, v, at)
@@ -350,4 +274,4 @@ def gic_inject(self, s, cpu: range(NPC), v: range(NC)):
 
 
 __all__ = ["PTR", "gic_clear_lrs", "gic_inject", "gic_raise_guest_irq", "gic_raise_inflight_irq",
-           "gic_update_one_lr", "its_cleanup_lpi"]
+           "gic_update_one_lr"]

@@ -8,24 +8,19 @@ Lock order (top of vgic-v3-its.c; the model checks it as ``lock-order``):
 from __future__ import annotations
 
 from itsrace.engine.lang.process import atomic, check, spin_lock_irqsave, spin_unlock_irqrestore
-from itsrace.hyp.consts import (
-    D_INJECT_TAG,
-    D_REFCOUNT,
-    M_NO_INJECT_NULL_CHECK,
+from itsrace.hyp.lang import procedure
+from itsrace.xen.consts import (
     NC,
     NPC,
     NPRIO,
     NPTR,
     NV,
 )
-from itsrace.hyp.lang import procedure
-from itsrace.hyp.lr import gic_raise_guest_irq, gic_raise_inflight_irq
-from itsrace.hyp.pending_irq import (
+from itsrace.xen.lr import gic_raise_guest_irq, gic_raise_inflight_irq
+from itsrace.xen.pending_irq import (
     GEN,
     SLOT,
     is_current,
-    vgic_get_lpi,
-    vgic_put_lpi,
     vgic_v3_lpi_get_priority,
     vgic_v3_lpi_to_pending,
 )
@@ -34,28 +29,12 @@ from itsrace.hyp.pending_irq import (
 @procedure
 def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
     """vgic_vcpu_inject_lpi (gic-v3-lpi.c:139), from gicv3_do_LPI and from the INT command.
-    The pointer from lookup #1 is dereferenced with no lock held (line 152); Xen's own comment
-    at lines 141-145 admits that nothing keeps the pending_irq valid meanwhile.
-
-    kvm-refcount: lookup #1 is a try-get (``vgic_get_lpi``), the target is read under that
-    reference, and the reference is put when the injection is done (KVM's ``inject_cached``:
-    try-get, queue, put)."""
-    if D_REFCOUNT:
-        rk: range(NPTR) = vgic_get_lpi(self, s, V)  # lookup #1 with a reference (T2)
-        if rk == 0:
-            return
-        with atomic():  # T3: vcpu_id = irq->target_vcpu, under our reference
-            check(s.p_alive[SLOT(rk)] == 1, "use-after-free")
-            check(s.p_gen[SLOT(rk)] == GEN(rk), "use-after-reinit")
-            kvid: range(NC + 1) = s.p_vcpu[SLOT(rk)]
-        if kvid < NC:
-            vgic_vcpu_inject_irq(self, s, cpu, kvid, V)
-        vgic_put_lpi(self, s, rk)  # balances the try-get; may be the last reference
-        return
-    r: range(NPTR) = vgic_v3_lpi_to_pending(self, s, V)  # lookup #1 (T2)
+    The pointer from the first lookup is dereferenced with no lock held (line 152); Xen's own
+    comment at lines 141-145 admits that nothing keeps the pending_irq valid meanwhile."""
+    r: range(NPTR) = vgic_v3_lpi_to_pending(self, s, V)  # first lookup
     if r == 0:
         return
-    with atomic():  # T3: vcpu_id = ACCESS_ONCE(p->lpi_vcpu_id), no lock held
+    with atomic():  # vcpu_id = ACCESS_ONCE(p->lpi_vcpu_id), no lock held
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_gen[SLOT(r)] == GEN(r), "use-after-reinit")
         vid: range(NC + 1) = s.p_vcpu[SLOT(r)]
@@ -70,19 +49,11 @@ def vgic_vcpu_inject_irq(self, s, cpu: range(NPC), v: range(NC), V: range(1, NV 
     then either refresh it where it already is (inflight) or raise it and add it to
     inflight_irqs. Then kick the vCPU if it runs on another pCPU (vcpu_unblock + event-check
     SGI)."""
-    spin_lock_irqsave(s.vgic_lock[v])  # T4
-    n: range(NPTR) = vgic_v3_lpi_to_pending(self, s, V)  # lookup #2 (T5)
-    if n == 0 and not M_NO_INJECT_NULL_CHECK:
+    spin_lock_irqsave(s.vgic_lock[v])
+    n: range(NPTR) = vgic_v3_lpi_to_pending(self, s, V)  # second lookup, under the vgic lock
+    if n == 0:
         spin_unlock_irqrestore(s.vgic_lock[v])
         return
-    if D_INJECT_TAG:  # the UNMAPPED tag: a tagged LPI is not injected any more
-        with atomic():  # test_bit(UNMAPPED)
-            check(n != 0, "null-deref")
-            check(s.p_alive[SLOT(n)] == 1, "use-after-free")
-            tagged: bool = s.p_unmapped[SLOT(n)]
-        if tagged:
-            spin_unlock_irqrestore(s.vgic_lock[v])
-            return
     with atomic():  # set_bit(QUEUED); list_empty(&n->inflight)
         check(n != 0, "null-deref")
         check(s.p_alive[SLOT(n)] == 1, "use-after-free")
@@ -90,8 +61,7 @@ def vgic_vcpu_inject_irq(self, s, cpu: range(NPC), v: range(NC), V: range(1, NV 
         s.p_queued[SLOT(n)] = 1
         infl: range(NC + 1) = s.p_infl[SLOT(n)]
     if infl != 0:
-        if not D_REFCOUNT:  # kvm: already on an ap_list: only the kick (vgic_queue_irq_unlock, step 2)
-            gic_raise_inflight_irq(self, s, cpu, v, V)
+        gic_raise_inflight_irq(self, s, cpu, v, V)
     else:
         prio: range(NPRIO) = vgic_v3_lpi_get_priority(self, s, V)
         with atomic():  # n->priority = priority; test_bit(ENABLED)
