@@ -59,15 +59,17 @@ def test_limit_makes_it_inconclusive(capsys: pytest.CaptureFixture[str]) -> None
     assert "INCONCLUSIVE" in out and "state limit" in out
 
 
-def test_mutation(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["check", "--scenario", "discard-vs-lpi", "--mutate", "lock-order-inverted"], capsys)
+def test_a_design_file(capsys: pytest.CaptureFixture[str]) -> None:
+    fault = Path(__file__).parents[1] / "hyp" / "faults" / "lock_order_inverted.py"
+    code, out, _ = run(["check", "--scenario", "discard-vs-lpi", "--design", str(fault)], capsys)
     assert code == 1 and "violated: lock-order" in out
 
 
 @pytest.mark.parametrize("argv, needle", [
     (["check", "--scenario", "nope"], "unknown scenario 'nope'"),
     (["check", "--design", "nope", "--scenario", "discard-vs-lpi"], "unknown design 'nope'"),
-    (["check", "--scenario", "discard-vs-lpi", "--mutate", "nope"], "unknown mutation"),
+    (["check", "--scenario", "discard-vs-lpi", "--mutate", "nope"], "unrecognized arguments: --mutate"),
+    (["check", "--scenario", "discard-vs-lpi", "--design", "missing.py"], "missing.py: no such design file"),
     (["check", "--scenario", "discard-vs-lpi", "--max-states", "0"], "--max-states must be at least 1"),
     (["check", "--trace-out", "x.json"], "--trace-out needs --scenario"),
 ])

@@ -1,17 +1,22 @@
-"""Helpers for the hypervisor-model tests: build a scenario from a dict, check a design on it."""
+"""Helpers for the hypervisor-model tests: build a scenario from a dict, check a design on it.
+
+Test-only faults are design files in ``faults/`` (``check("xen-4.10", sc)`` vs
+``check("fault:early_free", sc)``): overrides kept with the tests, never flags in the model."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from itsrace.designs import get_design
+from itsrace.catalog import get_design
 from itsrace.engine import Result, check_model
 from itsrace.hyp import build_model
 from itsrace.hyp.scenario import Scenario, load_scenario, scenario_from_dict
 
 MAPPED = ["MAPD dev=0", "MAPC col=0 vcpu=0", "MAPTI dev=0 ev=0 lpi=0 col=0"]
+FAULTS = Path(__file__).parent / "faults"
 
 
 def scenario(guest: dict[str, Any] | None = None, *, setup: list[str] | None = None, msis: list[str] | None = None,
@@ -25,17 +30,19 @@ def scenario(guest: dict[str, Any] | None = None, *, setup: list[str] | None = N
     return scenario_from_dict(data, "<test>")
 
 
-def check(design: str, sc: Scenario | str, *mutations: str) -> Result:
-    """Check every property of ``design`` on ``sc`` (a Scenario or a shipped name)."""
+def check(design: str, sc: Scenario | str) -> Result:
+    """Check every property of ``design`` on ``sc`` (a Scenario or a shipped name). ``design``
+    is a shipped name, a design file, or ``fault:NAME`` for ``faults/NAME.py``."""
     if isinstance(sc, str):
         sc = load_scenario(sc)
-    return check_model(build_model(get_design(design), sc, frozenset(mutations)), stop_on_violation=False,
-                       progress=False)
+    if design.startswith("fault:"):
+        design = str(FAULTS / f"{design[len('fault:'):]}.py")
+    return check_model(build_model(get_design(design), sc), stop_on_violation=False, progress=False)
 
 
 @pytest.fixture(name="check")
 def check_fixture() -> Any:
-    """``check(design, scenario_or_name, *mutations) -> Result``."""
+    """``check(design_or_file, scenario_or_name) -> Result``."""
     return check
 
 

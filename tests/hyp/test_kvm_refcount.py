@@ -2,8 +2,7 @@
 
 Facts from ``shared/domain/kvm-vgic-its-design.md`` ("KVM doc §N"). Each verdict is
 pinned with the reason it holds, and the two mechanisms that make it hold are each removed by a
-mutation to show the verdict depends on them (so these tests fail if the plug-in stops
-modelling them).
+test-only fault design on top of it (``faults/kvm_*.py``) to show the verdict depends on them.
 """
 
 from __future__ import annotations
@@ -13,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from itsrace.catalog import DESIGNS, get_design
 from itsrace.cli.main import main
-from itsrace.designs import DESIGNS, Design, DesignError, get_design
 from itsrace.engine import Trace
+from itsrace.hyp.design import Design
 from itsrace.hyp.scenario import scenario_names
 
 # Every shipped scenario but ``guest`` (25-50 s, below as a slow test): why kvm-refcount passes.
@@ -36,13 +36,12 @@ def test_every_named_scenario_has_a_pinned_reason() -> None:
     assert set(WHY_IT_PASSES) | {"guest"} == set(scenario_names())
 
 
-def test_the_design_is_shipped_and_its_answers_go_together() -> None:
+def test_the_design_is_shipped_and_changes_the_lifetime_paths() -> None:
     d = DESIGNS["kvm-refcount"]
-    assert d.refcount and d.discard == "put" and not d.mapti_pristine and not d.pristine_lr_scan
-    with pytest.raises(DesignError, match="go together"):
-        Design(name="bad", summary="", discard="put")  # a put needs reference counts
-    with pytest.raises(DesignError, match="go together"):
-        Design(name="bad", summary="", refcount=True)  # and counts need DISCARD to put
+    assert isinstance(d, Design) and d.base_name == "xen-4.10"
+    assert {"its_discard_event", "its_handle_mapti", "vgic_vcpu_inject_lpi", "gic_update_one_lr"} <= set(d.overrides)
+    assert {"its_free_ite", "vgic_get_lpi", "vgic_put_lpi"} <= set(d.added)
+    assert [v.name for v in d.vars] == ["p_ref"]
 
 
 @pytest.mark.parametrize("name", sorted(WHY_IT_PASSES))
@@ -62,7 +61,7 @@ def test_the_reference_must_be_taken_inside_the_lookup(check: Any) -> None:
     Never after." Xen 4.10 takes none (F1); taking it one step late reopens the same window."""
     assert "use-after-free" in check("xen-4.10", "spurious-after-remove").violated
     assert check("kvm-refcount", "spurious-after-remove").verdict == "pass"
-    assert "use-after-free" in check("kvm-refcount", "spurious-after-remove", "kvm-late-get").violated
+    assert "use-after-free" in check("fault:kvm_late_get", "spurious-after-remove").violated
 
 
 def test_the_list_reference_keeps_a_discarded_lpi_alive(check: Any) -> None:
@@ -70,7 +69,7 @@ def test_the_list_reference_keeps_a_discarded_lpi_alive(check: Any) -> None:
     the vCPU's exit syncs the LR. Without it, the object is freed while in the LR, MAPTI builds a
     new one for the vINTID and the stale LR is taken for it: Stefano's objection, reappearing."""
     assert check("kvm-refcount", "discard-mapti-in-lr").verdict == "pass"
-    violated = check("kvm-refcount", "discard-mapti-in-lr", "kvm-no-list-ref").violated
+    violated = check("fault:kvm_no_list_ref", "discard-mapti-in-lr").violated
     assert {"duplicate-lr", "lr-wrong-pending-irq"} <= violated
 
 
@@ -83,27 +82,32 @@ def test_a_pending_lpi_survives_discard_and_is_still_delivered(check: Any, scena
     assert check("kvm-refcount", sc).verdict == "pass"
 
 
-def test_other_designs_are_unchanged(check: Any) -> None:
-    """The new decision point is off for every other design (their own tests pin the rest)."""
-    assert not any(d.refcount for n, d in DESIGNS.items() if n != "kvm-refcount")
-    assert check("xen-4.10", "mapti-vs-lpi-same-cpu").violated == {"deadlock"}
+def test_other_designs_do_not_count_references() -> None:
+    """Only kvm-refcount (and what builds on it) adds the reference count."""
+    for name, d in DESIGNS.items():
+        chain = d.chain()
+        has_ref = any(isinstance(x, Design) and any(v.name == "p_ref" for v in x.vars) for x in chain)
+        assert has_ref == any(x.name == "kvm-refcount" for x in chain), name
 
 
-def test_a_user_design_file_can_build_on_it(tmp_path: Path) -> None:
+def test_a_user_design_file_can_build_on_it(tmp_path: Path, check: Any) -> None:
     f = tmp_path / "kvm_variant.py"
-    f.write_text("from dataclasses import replace\nfrom itsrace.designs import DESIGNS\n"
-                 "DESIGN = replace(DESIGNS['kvm-refcount'], name='kvm-variant')\n")
-    assert get_design(str(f)).refcount
+    f.write_text("from itsrace.hyp.design import Design\nDESIGN = Design('kvm-variant', base='kvm-refcount')\n")
+    d = get_design(str(f))
+    assert isinstance(d, Design) and d.parent is DESIGNS["kvm-refcount"]
+    assert check(str(f), "spurious-after-remove").verdict == "pass"
 
 
 def test_a_kvm_counterexample_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``check --mutate kvm-late-get --trace-out`` then ``replay``: the design, scenario and
-    mutation are all rebuilt from the trace; without the mutation the run no longer fails."""
+    """``check --design FAULT.py --trace-out`` then ``replay``: the trace names the design file,
+    which replay runs only when the user names it too; on kvm-refcount itself it no longer fails."""
+    fault = str(Path(__file__).parent / "faults" / "kvm_late_get.py")
     path = tmp_path / "late.json"
-    assert main(["check", "--design", "kvm-refcount", "--scenario", "spurious-after-remove",
-                 "--mutate", "kvm-late-get", "--trace-out", str(path)]) == 1
-    assert Trace.load(str(path)).params["design"] == "kvm-refcount"
+    assert main(["check", "--design", fault, "--scenario", "spurious-after-remove", "--trace-out", str(path)]) == 1
+    assert Trace.load(str(path)).params["design"] == fault
     capsys.readouterr()
-    assert main(["replay", "-q", str(path)]) == 0
+    assert main(["replay", "-q", str(path)]) == 2  # a file named inside a trace is never run by itself
+    assert "--set design=" in capsys.readouterr().err
+    assert main(["replay", "-q", str(path), "--set", f"design={fault}"]) == 0
     assert "check 'use-after-free' fails" in capsys.readouterr().out
-    assert main(["replay", "-q", str(path), "--set", "mutations="]) == 1
+    assert main(["replay", "-q", str(path), "--set", "design=kvm-refcount"]) == 1

@@ -1,5 +1,5 @@
-"""Every property can fail: each is shown violated on a deliberately broken variant (a
-``--mutate`` fault or a design the thread rejected) or on a real Xen 4.10 race, and the same
+"""Every property can fail: each is shown violated on a deliberately broken variant (a fault
+design in ``faults/`` or a design the thread rejected) or on a real Xen 4.10 race, and the same
 scenario passes where the guard is in place (so the failure is the guard's doing)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def test_free_while_referenced_early_free_mutation(check: Any, scenario: Any) ->
     """Freeing pend_irqs before discarding the events frees them while the radix tree points in."""
     sc = scenario({"vcpu0": ["MAPD dev=0 valid=0"]})
     assert check("xen-4.10", sc).verdict == "pass"
-    assert check("xen-4.10", sc, "early-free").violated == {"free-while-referenced"}
+    assert check("fault:early_free", sc).violated == {"free-while-referenced"}
 
 
 def test_use_after_reinit_real_xen(check: Any) -> None:
@@ -34,14 +34,14 @@ def test_null_deref_without_inject_null_check(check: Any, scenario: Any) -> None
     """Without vgic_vcpu_inject_irq's NULL check an LPI racing with DISCARD dereferences NULL."""
     sc = scenario({"vcpu0": ["DISCARD dev=0 ev=0"]}, msis=["dev=0 ev=0"])
     assert check("xen-4.10", sc).verdict == "pass"
-    assert "null-deref" in check("xen-4.10", sc, "no-inject-null-check").violated
+    assert "null-deref" in check("fault:no_inject_null_check", sc).violated
 
 
 def test_double_free_when_the_device_stays_in_the_rbtree(check: Any, scenario: Any) -> None:
     """If MAPD V=0 left the device in the rbtree, a second MAPD V=0 would free it again."""
     sc = scenario({"vcpu0": ["MAPD dev=0 valid=0", "MAPD dev=0 valid=0"]})
     assert check("xen-4.10", sc).verdict == "pass"
-    assert "double-free" in check("xen-4.10", sc, "skip-rb-erase").violated
+    assert "double-free" in check("fault:skip_rb_erase", sc).violated
 
 
 def test_xen_bug_before_xsa_223(check: Any, scenario: Any) -> None:
@@ -49,7 +49,7 @@ def test_xen_bug_before_xsa_223(check: Any, scenario: Any) -> None:
     gic_raise_inflight_irq call gic_update_one_lr with it (BUG() in gicv3_ich_read_lr)."""
     sc = scenario({"vcpu0": ["PROP lpi=0 enable=0", "INV dev=0 ev=0", "INT dev=0 ev=0; INT dev=0 ev=0"]}, setup=LR0)
     assert check("xen-4.10", sc).verdict == "pass"
-    assert check("xen-4.10", sc, "no-xsa-223-check").violated == {"xen-bug"}
+    assert check("fault:no_xsa_223", sc).violated == {"xen-bug"}
 
 
 def test_duplicate_lr_and_wrong_pending_irq_without_pristine(check: Any) -> None:
@@ -68,7 +68,7 @@ def test_lr_wrong_pending_irq_real_xen_cross_vcpu(check: Any) -> None:
 
 def test_lr_agrees_fails_when_visible_is_not_cleared(check: Any, scenario: Any) -> None:
     sc = scenario({"vcpu0": ["PROP lpi=0 enable=0", "INV dev=0 ev=0", "INT dev=0 ev=0; INT dev=0 ev=0"]}, setup=LR0)
-    assert check("xen-4.10", sc, "keep-visible").violated == {"lr-agrees"}
+    assert check("fault:keep_visible", sc).violated == {"lr-agrees"}
 
 
 def test_list_lock_under_the_wrong_vcpu_lock(check: Any, scenario: Any) -> None:
@@ -76,7 +76,7 @@ def test_list_lock_under_the_wrong_vcpu_lock(check: Any, scenario: Any) -> None:
     sc = scenario({"vcpu0": ["CLEAR dev=0 ev=0"]}, setup=["MAPD dev=0", "MAPC col=0 vcpu=1",
                   "MAPTI dev=0 ev=0 lpi=0 col=0"], msis=["dev=0 ev=0"], vcpus=2, vcpu_pcpus=[1, 2])
     assert check("xen-4.10", sc).verdict == "pass"
-    assert "list-lock" in check("xen-4.10", sc, "unlocked-list").violated
+    assert "list-lock" in check("fault:unlocked_list", sc).violated
 
 
 def test_list_lock_real_xen_after_movi(check: Any) -> None:
@@ -89,14 +89,14 @@ def test_spurious_delivery_when_the_host_entry_survives_discard(check: Any, scen
     sc = scenario({"vcpu0": ["DISCARD dev=0 ev=0; MAPTI dev=0 ev=1 lpi=0 col=0"]}, msis=["dev=0 ev=0"],
                   events=2, lrs=1)
     assert check("xen-4.10", sc).verdict == "pass"
-    assert "spurious-delivery" in check("xen-4.10", sc, "forget-host-entry").violated
+    assert "spurious-delivery" in check("fault:forget_host_entry", sc).violated
 
 
 def test_msi_delivered_fails_when_a_retrigger_is_dropped(check: Any, scenario: Any) -> None:
     """An MSI arriving while the vLPI is active must be re-raised after the EOI."""
     sc = scenario(setup=LR0, msis=["dev=0 ev=0"])
     assert check("xen-4.10", sc).verdict == "pass"
-    assert check("xen-4.10", sc, "drop-requeue").violated == {"msi-delivered"}
+    assert check("fault:drop_requeue", sc).violated == {"msi-delivered"}
 
 
 def test_msi_delivered_fails_for_the_unmapped_tag_proposal(check: Any) -> None:
@@ -116,13 +116,13 @@ def test_device_cleaned_up_fails_when_the_device_stays_in_the_rbtree(check: Any,
     """MAPD V=0 that frees the arrays but leaves the its_device in the rbtree leaves something."""
     sc = scenario({"vcpu0": ["MAPD dev=0 valid=0"]})
     assert check("xen-4.10", sc).verdict == "pass"
-    assert check("xen-4.10", sc, "skip-rb-erase").violated == {"device-cleaned-up"}
+    assert check("fault:skip_rb_erase", sc).violated == {"device-cleaned-up"}
 
 
 def test_queue_consumed_fails_when_a_failing_command_stalls_the_queue(check: Any, scenario: Any) -> None:
     sc = scenario({"vcpu0": ["DISCARD dev=0 ev=0", "DISCARD dev=0 ev=0", "SYNC"]})
     assert check("xen-4.10", sc).verdict == "pass"
-    assert check("xen-4.10", sc, "stall-on-error").violated == {"queue-consumed"}
+    assert check("fault:stall_on_error", sc).violated == {"queue-consumed"}
 
 
 def test_deadlock_real_xen_mapti_on_pcpu0(check: Any) -> None:
@@ -140,7 +140,7 @@ def test_lock_order(check: Any, scenario: Any) -> None:
     """Invalidating the host entry (its_devices_lock) while still holding the vgic lock."""
     sc = scenario({"vcpu0": ["DISCARD dev=0 ev=0"]})
     assert check("xen-4.10", sc).verdict == "pass"
-    assert check("xen-4.10", sc, "lock-order-inverted").violated == {"lock-order"}
+    assert check("fault:lock_order_inverted", sc).violated == {"lock-order"}
 
 
 # property -> the test above that shows it failing

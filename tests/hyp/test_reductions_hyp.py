@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from itsrace.catalog import build_from_names
 from itsrace.engine import check_model
 from itsrace.engine.reduce.por import reduced_check
-from itsrace.hyp.build import build_from_names
 
 FAST = [
     "discard-vs-lpi", "discard-mapti-in-lr", "unmap-device-in-lr", "sync-vs-inject",

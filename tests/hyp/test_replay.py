@@ -1,6 +1,6 @@
 """``itsrace replay`` on hypervisor-model counterexamples saved by ``itsrace check --trace-out``.
 
-The trace records ``{"model": "hyp", "design", "scenario", "mutations"}``; replay rebuilds the
+The trace records ``{"model": "hyp", "design", "scenario"}``; replay rebuilds the
 same model through the registry's ``"hyp"`` entry and re-executes every step. Exit status:
 0 reproduces, 1 diverges (or no longer violates), 2 bad input (one line on stderr).
 """
@@ -80,8 +80,7 @@ def last_line(text: str) -> str:
 # -- reproduces ----------------------------------------------------------------------------------
 def test_the_trace_records_how_to_rebuild_the_model(uaf_trace: Path) -> None:
     trace = Trace.load(str(uaf_trace))
-    assert trace.params == {"model": "hyp", "design": "xen-4.10", "scenario": "spurious-after-remove.toml",
-                            "mutations": []}
+    assert trace.params == {"model": "hyp", "design": "xen-4.10", "scenario": "spurious-after-remove.toml"}
     assert model_for_trace(trace.model, trace.params).name == trace.model == "xen-4.10/spurious-after-remove"
 
 
@@ -92,19 +91,23 @@ def test_a_found_counterexample_reproduces(uaf_trace: Path) -> None:
     assert last_line(out) == f"reproduces: step {steps}: check 'use-after-free' fails"
 
 
-def test_a_scenario_file_and_a_mutation_are_rebuilt(tmp_path: Path) -> None:
-    """A user's TOML scenario and ``--mutate`` both change the model; replay rebuilds both, and
-    ``--set mutations=`` (no faults) shows the violation needs the fault."""
+def test_a_scenario_file_and_a_design_file_are_rebuilt(tmp_path: Path) -> None:
+    """A user's TOML scenario and design file both change the model; replay rebuilds both (the
+    design file only because the user names it), and the base design shows the violation needs
+    the fault."""
+    fault = str(Path(__file__).parent / "faults" / "no_inject_null_check.py")
     toml = tmp_path / "discard-vs-msi.toml"
     toml.write_text(NULL_DEREF_TOML)
     path = tmp_path / "nd.json"
-    code, _, _ = run("check", "--scenario", str(toml), "--mutate", "no-inject-null-check", "--trace-out", str(path))
+    code, _, _ = run("check", "--scenario", str(toml), "--design", fault, "--trace-out", str(path))
     assert code == 1
     params = Trace.load(str(path)).params
-    assert params["scenario"] == str(toml) and params["mutations"] == ["no-inject-null-check"]
-    code, out, _ = run("replay", "-q", str(path))
+    assert params["scenario"] == str(toml) and params["design"] == fault
+    code, out, err = run("replay", "-q", str(path))
+    assert code == 2 and out == "" and "never run" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run("replay", "-q", str(path), "--set", f"design={fault}")
     assert code == 0 and "check 'null-deref' fails" in out
-    code, out, _ = run("replay", "-q", str(path), "--set", "mutations=")
+    code, out, _ = run("replay", "-q", str(path), "--set", "design=xen-4.10")
     assert code == 1 and last_line(out).startswith(("diverges at step", "does not reproduce"))
 
 
@@ -115,7 +118,7 @@ def test_replaying_on_another_design(uaf_trace: Path, tmp_path: Path) -> None:
     assert code == 1 and "note: the trace was found in model xen-4.10/" in out
     assert last_line(out).startswith("diverges at step 0:")  # MAPTI's PRISTINE bit is not set
     mine = tmp_path / "mine.py"
-    mine.write_text('from itsrace.designs.base import Design\nDESIGN = Design(name="xen-copy", summary="s")\n')
+    mine.write_text('from itsrace.hyp.design import Design\nDESIGN = Design("xen-copy", base="xen-4.10")\n')
     code, out, _ = run("replay", "-q", str(uaf_trace), "--set", f"design={mine}")
     assert code == 0 and last_line(out).startswith("reproduces:")  # same answers as xen-4.10
 
@@ -142,7 +145,7 @@ def test_a_dropped_step_diverges(uaf_trace: Path, tmp_path: Path) -> None:
     ("design", "no-such-design", "unknown design 'no-such-design'"),
     ("scenario", "no-such-scenario", "unknown scenario 'no-such-scenario'"),
     ("scenario", "missing.toml", "missing.toml"),
-    ("mutations", ["no-such-fault"], "unknown mutation(s) no-such-fault"),
+    ("mutations", [], "has no parameter(s) mutations"),
     ("design", 7, "must be a non-empty string"),
 ])
 def test_unknown_names_are_one_line_errors(uaf_trace: Path, tmp_path: Path, key: str, value: Any,
@@ -160,11 +163,12 @@ def test_bad_set_values_are_bad_input(uaf_trace: Path) -> None:
 # -- the registry's string parameters ------------------------------------------------------------
 def test_string_parameters() -> None:
     entry = get_for_trace("hyp")
-    assert entry.resolve({}) == {"design": "xen-4.10", "scenario": "spurious-after-remove", "mutations": []}
-    assert entry.resolve({"mutations": ["b", "a", "b"]})["mutations"] == ["a", "b"]
-    with pytest.raises(ModelError, match="list of strings"):
-        entry.resolve({"mutations": "early-free"})
+    assert entry.resolve({}) == {"design": "xen-4.10", "scenario": "spurious-after-remove"}
+    assert entry.code_files({"design": "x.py", "scenario": "y.toml"}) == {"design": "x.py"}
     p = Param("names", str, [], "", many=True)
+    assert p.check(["b", "a", "b"]) == ["a", "b"]
+    with pytest.raises(ModelError, match="list of strings"):
+        p.check("early-free")
     assert p.parse("x, y,,") == ["x", "y"] and p.parse("") == []
     assert Param("n", int, 0, "", lo=0).parse("3") == 3
 

@@ -55,7 +55,7 @@ def test_a_user_file_is_loaded_by_path(tmp_path: Path) -> None:
     ('name = "x" x\n', "not valid TOML"),
 ])
 def test_broken_files_give_one_line_errors(tmp_path: Path, text: str, needle: str) -> None:
-    from itsrace.designs import get_design
+    from itsrace.catalog import get_design
     from itsrace.hyp import build_model
 
     f = tmp_path / "bad.toml"
@@ -79,7 +79,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
 
 
 def test_lr_setup_must_target_the_collections_vcpu() -> None:
-    from itsrace.designs import get_design
+    from itsrace.catalog import get_design
     from itsrace.hyp import build_model
 
     sc = scenario_from_dict({"name": "x", "topology": {"vcpus": 2, "vcpu_pcpus": [1, 2]}, "setup": {"steps": [

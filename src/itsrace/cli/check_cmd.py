@@ -11,8 +11,8 @@ is printed as a per-CPU timeline (``--trace-style`` picks the engine's other vie
 and a table is printed: scenario, verdict, states, seconds, violated properties.
 
 ``--scenario`` and ``--design`` take a name (``itsrace list scenarios`` / ``designs``) or a
-path (a ``.toml`` scenario, a ``.py`` file defining ``DESIGN``). ``--mutate NAME`` injects a
-named fault into the model (``itsrace list mutations``), to see a property fail.
+path (a ``.toml`` scenario, a ``.py`` design file: ``itsrace design new`` writes one). A design
+file is Python and runs with your rights. ``itsrace matrix`` checks several designs at once.
 
 Exit status: 0 every property holds on the whole state space (of every scenario), 1 a property
 is violated, 2 bad input (unknown name, broken scenario or design file), 3 inconclusive (a limit
@@ -51,8 +51,6 @@ def register(subparsers: Any) -> None:
                         help="how to print a counterexample (default: per-CPU timeline)")
     parser.add_argument("--all-traces", action="store_true",
                         help="print a counterexample for every violated property, not only the shortest")
-    parser.add_argument("--mutate", action="append", default=[], metavar="NAME",
-                        help="inject a named fault (repeatable; see 'itsrace list mutations')")
     add_search_flags(parser)
     parser.set_defaults(func=run)
 
@@ -61,14 +59,21 @@ def _limits(args: argparse.Namespace) -> SearchOptions:
     return SearchOptions.from_args(args)
 
 
-def _load(args: argparse.Namespace, scenario: str) -> tuple[Any, Any]:
-    from itsrace.designs import DesignError, get_design
-    from itsrace.hyp.scenario import ScenarioError, load_scenario
+def load_design(arg: str) -> Any:
+    """``--design``: a shipped design's name or a design file; a mistake is a UsageError."""
+    from itsrace.catalog import get_design
+    from itsrace.hyp.design import DesignError
 
     try:
-        design = get_design(args.design)
+        return get_design(arg)
     except DesignError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _load(args: argparse.Namespace, scenario: str) -> tuple[Any, Any]:
+    from itsrace.hyp.scenario import ScenarioError, load_scenario
+
+    design = load_design(args.design)
     try:
         sc = load_scenario(scenario)
     except ScenarioError as exc:
@@ -76,23 +81,28 @@ def _load(args: argparse.Namespace, scenario: str) -> tuple[Any, Any]:
     return design, sc
 
 
-def check_one(design: Any, scenario: Any, mutations: list[str], opts: SearchOptions,
+def recorded_design(design: Any, design_arg: str | None) -> str:
+    """How a trace or a worker names the design: a file by its path, a shipped one by its name."""
+    return design_arg if design_arg and design_arg.endswith(".py") else design.name
+
+
+def check_one(design: Any, scenario: Any, opts: SearchOptions,
               design_arg: str | None = None) -> tuple[Any, Any, float]:
     """Build and check; returns (model, result, seconds including the build)."""
     from itsrace.engine import ModelError
     from itsrace.engine.lang.spec import ModelSpec
     from itsrace.hyp import build_model
+    from itsrace.hyp.design import DesignError
     from itsrace.hyp.scenario import ScenarioError
 
     start = time.monotonic()
     try:
-        model = build_model(design, scenario, frozenset(mutations))
-    except (ScenarioError, ValueError) as exc:
+        model = build_model(design, scenario)
+    except (ScenarioError, DesignError, ModelError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     # worker processes rebuild the model from names (a design file is passed by its path)
-    spec = ModelSpec("itsrace.hyp.build", "build_from_names", {
-        "design": design_arg if design_arg and design_arg.endswith(".py") else design.name,
-        "scenario": scenario.source or scenario.name, "mutations": sorted(mutations)})
+    spec = ModelSpec("itsrace.catalog", "build_from_names", {
+        "design": recorded_design(design, design_arg), "scenario": scenario.source or scenario.name})
     try:
         result = run_search(model, spec, opts, stop_on_violation=False, progress=False)
     except ModelError as exc:
@@ -112,11 +122,11 @@ def _shortest(result: Any) -> Any:
     return min(result.violations, key=lambda v: len(v.trace.steps))
 
 
-def _as_json(design: Any, scenario: Any, result: Any, seconds: float, mutations: list[str]) -> dict[str, Any]:
+def as_json(design: Any, scenario: Any, result: Any, seconds: float) -> dict[str, Any]:
+    """One checked (design, scenario) as the JSON ``--json`` prints."""
     return {
         "design": design.name,
         "scenario": scenario.name,
-        "mutations": sorted(mutations),
         "verdict": result.verdict,
         "reason": result.reason,
         "states": result.stats.distinct_states,
@@ -131,7 +141,7 @@ def _as_json(design: Any, scenario: Any, result: Any, seconds: float, mutations:
     }
 
 
-def _print_trace(violation: Any, model: Any, style: str) -> None:
+def print_trace(violation: Any, model: Any, style: str) -> None:
     if style == "cpu":
         from itsrace.hyp.timeline import format_timeline
 
@@ -147,19 +157,18 @@ def run(args: argparse.Namespace) -> int:
     if args.scenario is None:
         return _run_table(args, limits)
     design, scenario = _load(args, args.scenario)
-    model, result, seconds = check_one(design, scenario, args.mutate, limits, args.design)
+    model, result, seconds = check_one(design, scenario, limits, args.design)
     if args.trace_out and result.violations:
         trace = _shortest(result).trace
         # a design loaded from a file is recorded by its path, so replay can load it again
-        recorded = args.design if args.design.endswith(".py") else design.name
-        trace.params = {"model": "hyp", "design": recorded, "scenario": scenario.source or scenario.name,
-                        "mutations": sorted(args.mutate)}
+        trace.params = {"model": "hyp", "design": recorded_design(design, args.design),
+                        "scenario": scenario.source or scenario.name}
         try:
             trace.save(args.trace_out)
         except OSError as exc:
             raise UsageError(f"cannot write '{args.trace_out}': {exc.strerror}") from None
     if args.json:
-        print(json.dumps(_as_json(design, scenario, result, seconds, args.mutate), indent=2))
+        print(json.dumps(as_json(design, scenario, result, seconds), indent=2))
         return _exit_code([result.verdict])
     head = f"{design.name} on {scenario.name}: {result.verdict.upper()}"
     print(f"{head} ({result.stats.distinct_states:,} states, {seconds:.1f} s)")
@@ -170,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         print()
         shown = sorted(result.violations, key=lambda v: len(v.trace.steps))
         for v in shown if args.all_traces else shown[:1]:
-            _print_trace(v, model, args.trace_style)
+            print_trace(v, model, args.trace_style)
             print()
         if not args.all_traces and len(shown) > 1:
             print(f"(shortest counterexample shown; --all-traces prints one for each of the {len(shown)} properties)")
@@ -178,15 +187,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_table(args: argparse.Namespace, limits: Any) -> int:
-    from itsrace.designs import DesignError, get_design
     from itsrace.hyp.scenario import load_named, scenario_names
 
     if args.trace_out:
         raise UsageError("--trace-out needs --scenario")
-    try:
-        design = get_design(args.design)
-    except DesignError as exc:
-        raise UsageError(str(exc)) from None
+    design = load_design(args.design)
     rows: list[dict[str, Any]] = []
     names = scenario_names()
     if not args.json:
@@ -194,8 +199,8 @@ def _run_table(args: argparse.Namespace, limits: Any) -> int:
         print(f"{'scenario':28} {'verdict':13} {'states':>9} {'seconds':>8}  violated properties")
     for name in names:
         scenario = load_named(name)
-        _model, result, seconds = check_one(design, scenario, args.mutate, limits, args.design)
-        row = _as_json(design, scenario, result, seconds, args.mutate)
+        _model, result, seconds = check_one(design, scenario, limits, args.design)
+        row = as_json(design, scenario, result, seconds)
         rows.append(row)
         if not args.json:
             print(f"{name:28} {result.verdict.upper():13} {result.stats.distinct_states:>9,} {seconds:8.1f}  "

@@ -3,7 +3,6 @@
     itsrace list scenarios     # shipped scenarios: name and what interleaving it is about
     itsrace list properties    # every property: name, kind, group, and why it matters
     itsrace list designs       # shipped designs
-    itsrace list mutations     # fault injections for --mutate (to see properties fail)
 
 ``--verbose`` adds each scenario's description and each property's reason.
 Exit status: 0, or 2 for an unknown WHAT or a broken shipped scenario.
@@ -17,13 +16,13 @@ from typing import Any
 
 from itsrace.cli.common import EXIT_OK, UsageError
 
-WHAT = ("scenarios", "properties", "designs", "mutations")
+WHAT = ("scenarios", "properties", "designs")
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "list",
-        help="list scenarios, properties, designs or mutations known to 'itsrace check'",
+        help="list scenarios, properties or designs known to 'itsrace check'",
         description=(__doc__ or "").split("\n\n")[0],
     )
     parser.add_argument("what", choices=WHAT, help="what to list")
@@ -59,17 +58,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{p.name:22} {p.kind:10} {p.group:14} {p.summary}")
             if args.verbose:
                 print(_wrap(p.reason))
-    elif args.what == "designs":
-        from itsrace.designs import DESIGNS
-
-        for d in DESIGNS.values():
-            print(f"{d.name:16} {d.summary}")
-            if args.verbose:
-                answers = ", ".join(f"{k}={v}" for k, v in d.answers().items())
-                print(_wrap(f"{answers}. Source: {d.source}"))
     else:
-        from itsrace.hyp.consts import MUTATIONS
+        from itsrace.catalog import DESIGNS
+        from itsrace.hyp.design import Design
 
-        for name, (_const, doc) in MUTATIONS.items():
-            print(f"{name:22} {doc}")
+        width = max(len(n) for n in DESIGNS) + 2
+        for d in DESIGNS.values():
+            on = f"on {d.base_name}" if isinstance(d, Design) else "base model"
+            print(f"{d.name:{width}} {on:20} {d.summary}")
+            if args.verbose:
+                changed = ", ".join([*d.overrides, *d.added]) if isinstance(d, Design) else ""
+                print(_wrap((f"Changes: {changed}. " if changed else "") + f"Source: {d.source}"))
     return EXIT_OK

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from itsrace import __version__
 from itsrace.cli.common import EXIT_BAD_INPUT, OneLineParser, UsageError
 
-_SUBCOMMANDS = ["its_cmd", "check_cmd", "bench_cmd", "replay_cmd", "list_cmd"]
+_SUBCOMMANDS = ["its_cmd", "check_cmd", "matrix_cmd", "design_cmd", "bench_cmd", "replay_cmd", "list_cmd"]
 
 
 def build_parser() -> OneLineParser:

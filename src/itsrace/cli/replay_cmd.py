@@ -11,9 +11,10 @@ parameter first: ``itsrace replay bug.json --set bug=false`` replays the trace o
 variant on the fixed one.
 
 Hypervisor-model traces (``itsrace check --scenario S --trace-out F``) record
-``{"model": "hyp", "design": D, "scenario": S, "mutations": [...]}``; the same design, scenario
-and faults are rebuilt (names or file paths). ``--set design=null-check`` replays a Xen 4.10
-counterexample on another design, ``--set mutations=`` without the injected faults.
+``{"model": "hyp", "design": D, "scenario": S}``; the same design and scenario are rebuilt.
+``--set design=null-check`` replays a Xen 4.10 counterexample on another design. A trace is
+data: when it names a design *file*, that file is not run unless you name it yourself
+(``--set design=FILE.py``).
 
 Output is the trace (unless ``--quiet``) and one verdict line:
 
@@ -66,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as exc:
         raise UsageError(str(exc)) from None
     try:
-        params = {**trace.params, **typed_overrides(trace, args.overrides)}
-        model = model_for_trace(trace.model, params)
+        given = typed_overrides(trace, args.overrides)
+        params = {**trace.params, **given}
+        model = model_for_trace(trace.model, params, named_by_user=given.keys())
         compiled = compile_model(model)
     except ModelError as exc:
         raise UsageError(f"{args.trace}: {exc}") from None

@@ -6,6 +6,9 @@ problem. Violations of the checked properties are *results*, not exceptions.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class ModelError(Exception):
     """A mistake in a model: unknown variable, value outside its domain, unsupported syntax.
@@ -16,6 +19,18 @@ class ModelError(Exception):
     def __init__(self, message: str, where: str | None = None) -> None:
         self.where = where
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def known_hint(name: str, known: Iterable[str], limit: int = 12) -> str:
+    """``" (did you mean x?)"``, or the known names when there are few: for "unknown ..." errors
+    that must stay one readable line however big the model is."""
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=3)
+    if close:
+        return f" (did you mean {', '.join(close)}?)"
+    if len(names) <= limit:
+        return f" (known: {', '.join(names)})"
+    return f" ({len(names)} are declared; none is close)"
 
 
 class SearchInterrupted(Exception):

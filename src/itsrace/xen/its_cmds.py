@@ -133,7 +133,7 @@ def vgic_init_pending_irq_invalid(self, s, r: range(NPTR)):
 def gicv3_remove_guest_event(self, s, dev: range(ND), ev: range(NE)):
     """gicv3_remove_guest_event (gic-v3-its.c:865): under its_devices_lock, host entry :=
     {INVALID_LPI, d} with one 64-bit write (gicv3_lpi_update_host_entry)."""
-    with atomic():  # D6: host entry := {INVALID_LPI, d}
+    with atomic():  # host entry := {INVALID_LPI, d}
         spin_lock(s.devs_lock)
         if s.host_dev[dev]:
             s.host_lpi[dev * NE + ev] = 0

@@ -34,7 +34,7 @@ def gicv3_do_LPI(self, s, P: range(NQ)):
     if C0 < NC:
         if from_guest:  # enter_hypervisor_head: the trap from guest mode syncs the LRs
             gic_clear_lrs(self, s, 0, C0)
-    with atomic():  # T1: hlpi.data = read_u64_atomic(&host_lpis[P]); virt_lpi == INVALID_LPI?
+    with atomic():  # hlpi.data = read_u64_atomic(&host_lpis[P]); virt_lpi == INVALID_LPI?
         virt: range(-1, NV + 1) = s.host_lpi[P]
         # ghost: this is where the vITS translates the MSI. It is a trigger of vLPI virt if the
         # guest's ITT mapped the event to virt when the MSI was sent or maps it so now (an MSI

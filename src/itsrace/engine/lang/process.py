@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from itsrace.engine.errors import ModelError
+from itsrace.engine.errors import ModelError, known_hint
 from itsrace.engine.lang.core import ModelCore, PropertyDef, VarDecl, check
 from itsrace.engine.lang.process_cfg import CfgBuilder, FuncInfo, LocalRegistry, parse_func
 from itsrace.engine.lang.process_emit import InstanceFacts, InstanceGen
@@ -271,8 +271,7 @@ def finalize(model: ModelCore) -> None:
         model.var(name, domain, shape, kind=kind, owner=owner or None, doc=doc)
     for var, where in state_refs:
         if var not in model.vars:
-            known = ", ".join(sorted(v for v in model.vars))
-            raise ModelError(f"unknown variable '{var}' (known: {known})", where)
+            raise ModelError(f"unknown variable '{var}'{known_hint(var, model.vars)}", where)
 
     for action in actions:
         model.add_action(action)

@@ -15,18 +15,19 @@ starts fast) and its parameters. Parameters of :data:`MODELS` (the benchmarks) a
 integers or flags; each becomes a ``--name`` option of ``itsrace bench``.
 
 :data:`TRACE_MODELS` holds models that are only *rebuilt from traces*, not benchmarked: the
-hypervisor model (``"hyp"``: a design, a scenario and mutations, all strings), which
-``itsrace check --trace-out`` records as ``{"model": "hyp", "design": ..., "scenario": ...,
-"mutations": [...]}``. Their parameters may also be strings (``kind=str``) or lists of strings
-(``kind=str, many=True``); they are not ``bench`` options. :func:`get` finds benchmarks, :func:`get_for_trace` both kinds.
-Models are built through a
+hypervisor model (``"hyp"``: a design and a scenario, both strings), which
+``itsrace check --trace-out`` records as ``{"model": "hyp", "design": ..., "scenario": ...}``.
+Their parameters may also be strings (``kind=str``) or lists of strings (``kind=str,
+many=True``); they are not ``bench`` options. :func:`get` finds benchmarks, :func:`get_for_trace`
+both kinds. A string parameter marked ``code`` may name a Python file the builder runs; such a
+file is only run when the user names it (:func:`model_for_trace`). Models are built through a
 :class:`~itsrace.engine.lang.spec.ModelSpec`, so a registry-built model can also be sent to parallel
 workers or recorded in a checkpoint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ class Param:
     lo: int | None = None
     hi: int | None = None
     many: bool = False  # only with kind=str: a list of strings
+    code: bool = False  # only with kind=str: a value ending in ".py" is a Python file the builder runs
 
     @property
     def option(self) -> str:
@@ -81,7 +83,7 @@ class Param:
     def parse(self, text: str) -> Any:
         """A value for this parameter from the command line (``--set NAME=TEXT``): integers and
         flags as :func:`parse_value` reads them, a string as it is, a list comma-separated
-        (``--set mutations=`` is the empty list)."""
+        (``--set NAME=`` is the empty list)."""
         if self.kind is not str:
             return self.check(parse_value(text))
         if self.many:
@@ -123,6 +125,11 @@ class ModelEntry:
         """What a trace stores to be rebuilt later: ``{"model": name, **resolved params}``."""
         return {"model": self.name, **self.resolve(params)}
 
+    def code_files(self, params: Mapping[str, Any]) -> dict[str, str]:
+        """The Python files building with ``params`` would run: ``{param name: path}``."""
+        return {p.name: params[p.name] for p in self.params
+                if p.code and isinstance(params.get(p.name), str) and params[p.name].endswith(".py")}
+
 
 MODELS: dict[str, ModelEntry] = {
     entry.name: entry
@@ -148,12 +155,11 @@ TRACE_MODELS: dict[str, ModelEntry] = {
         ModelEntry(
             name="hyp",
             summary="the hypervisor model (itsrace check): a vITS/vGIC design on a scenario",
-            module="itsrace.hyp.build",
+            module="itsrace.catalog",
             function="build_from_names",
             params=(
-                Param("design", str, "xen-4.10", "design name or design file (.py)"),
+                Param("design", str, "xen-4.10", "design name or design file (.py)", code=True),
                 Param("scenario", str, "spurious-after-remove", "scenario name or scenario file (.toml)"),
-                Param("mutations", str, [], "injected faults (itsrace list mutations)", many=True),
             ),
         ),
     )
@@ -177,16 +183,33 @@ def get_for_trace(name: str) -> ModelEntry:
     return entry
 
 
-def model_for_trace(model: str, params: Mapping[str, Any]) -> Model:
+def model_for_trace(model: str, params: Mapping[str, Any], named_by_user: Collection[str] = ()) -> Model:
     """Rebuild the model a trace was found in from its ``trace.model`` and ``trace.params``.
 
     ``params["model"]`` names the registry entry; traces without it fall back to ``trace.model``
     (a registry name). The caller may have changed parameters on purpose (replaying a bug's trace
     on the fixed variant), so the rebuilt model's name is not required to match ``model``.
+
+    A trace is data: a Python file it names (a design file) is run only if the user named that
+    parameter too (``named_by_user``, e.g. ``--set design=FILE.py``); otherwise ModelError.
     """
     build_params = dict(params)
     entry = get_for_trace(str(build_params.pop("model", model)))
+    for name, path in entry.code_files(build_params).items():
+        if name not in named_by_user:
+            raise ModelError(f"the trace names the Python file '{path}' as its {name}; a file named inside a "
+                             f"trace is never run: to run it, name it yourself with --set {name}={path}")
     return entry.build(build_params)
+
+
+def code_files_of_spec(spec: ModelSpec) -> list[str]:
+    """The Python files building ``spec`` would run: the spec's module if it is a file, and the
+    code parameters of the registry entry it matches (used before resuming a checkpoint)."""
+    files = [spec.module] if spec.module.endswith(".py") or "/" in spec.module else []
+    for entry in (*MODELS.values(), *TRACE_MODELS.values()):
+        if entry.module == spec.module and entry.function == spec.function:
+            files.extend(entry.code_files(spec.kwargs).values())
+    return files
 
 
 def parse_value(text: str) -> int | bool:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from itsrace.engine.errors import ModelError
+from itsrace.engine.errors import ModelError, known_hint
 from itsrace.engine.lang.layout import Layout, Slot
 
 _SAFE_FOLD = {
@@ -273,8 +273,7 @@ class Translator:
         assert isinstance(cur, ast.Attribute)
         var = cur.attr
         if var not in self.layout.vars:
-            known = ", ".join(sorted(self.layout.vars))
-            raise self.err(f"unknown variable '{var}' (known: {known})", node)
+            raise self.err(f"unknown variable '{var}'{known_hint(var, self.layout.vars)}", node)
         return var, indices, node
 
     def resolve_indices(self, var: str, indices: list[ast.expr], node: ast.AST) -> tuple[list[Any], list[ast.expr]]:

@@ -190,9 +190,7 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
 
 @DESIGN.override
 def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V: range(1, NV + 1), col: range(NCOL)):
-    """its_handle_mapti (vgic-v3-its.c:709): write the ITTE, point the host LPI at V, initialise
-    the event's pending_irq (no lock: it is not in the tree yet), mark it PRISTINE, publish it
-    in the radix tree (write lock, interrupts enabled)."""
+    """its_handle_mapti without PRISTINE: re-initialising the pending_irq clears the tag."""
     with atomic():  # its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
         spin_lock(s.its_lock)
         vc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)

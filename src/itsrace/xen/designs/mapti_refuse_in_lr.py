@@ -1,0 +1,98 @@
+# mypy: disable-error-code="valid-type"
+"""``mapti-refuse-in-lr``: a reviewer's patch, MAPTI refuses a vLPI that is still in an LR.
+
+Meant for Stefano's "DISCARD; MAPTI" (``discard-mapti-in-lr``) and for finding F3: if a stale LR
+still holds the vINTID, MAPTI fails (like any failing command, the guest is not told). The
+check is written as the strongest form of the idea, one atomic look at every vCPU's list
+registers; C cannot read a running vCPU's LRs from another pCPU, so a real patch would keep a
+count of LRs per vLPI. If even this form is wrong, the idea is; the matrix says which.
+"""
+
+from __future__ import annotations
+
+from itsrace.engine.lang.process import (
+    atomic,
+    check,
+    spin_lock,
+    spin_unlock,
+    write_lock,
+    write_unlock,
+)
+from itsrace.hyp.design import Design
+from itsrace.xen.consts import NC, NCOL, ND, NE, NL, NPC, NPTR, NV
+from itsrace.xen.its_cmds import coll_vcpu, itte_vcpu, unreferenced
+from itsrace.xen.pending_irq import PTR, SLOT
+
+DESIGN = Design(
+    "mapti-refuse-in-lr", base="xen-4.10",
+    summary="reviewer patch: MAPTI fails while any vCPU's LR still holds the vLPI",
+    source="docs/designs.md (worked example); vgic-v3-its.c:709-800",
+)
+
+
+@DESIGN.pure
+def in_some_lr(lr_mask: tuple[tuple[int, ...], ...], lr_virq: tuple[tuple[int, ...], ...], V: int) -> bool:
+    """Does any vCPU's used LR hold vINTID V?"""
+    return any(lr_mask[v][k] and lr_virq[v][k] == V for v in range(NC) for k in range(NL))
+
+
+@DESIGN.override
+def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V: range(1, NV + 1), col: range(NCOL)):
+    """its_handle_mapti that refuses V while an LR still holds it (checked with the ITTE)."""
+    with atomic():  # its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
+        spin_lock(s.its_lock)
+        vc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
+        bad: bool = (not s.dte[dev] or vc >= NC or in_some_lr(s.lr_mask, s.lr_virq, V)
+                     or (itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev) < NC and s.itte_lpi[dev * NE + ev] != 0))
+        if not bad:
+            s.itte_lpi[dev * NE + ev] = V
+            s.itte_col[dev * NE + ev] = col
+        spin_unlock(s.its_lock)
+    if bad:
+        return 1
+    with atomic():  # gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
+        spin_lock(s.devs_lock)
+        pi: range(NPTR) = 0
+        if s.host_dev[dev]:
+            s.host_lpi[dev * NE + ev] = V
+            pi = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
+        spin_unlock(s.devs_lock)
+    if pi == 0:
+        with atomic():  # undo: ITTE := unmapped
+            spin_lock(s.its_lock)
+            s.itte_lpi[dev * NE + ev] = 0
+            s.itte_col[dev * NE + ev] = NCOL
+            spin_unlock(s.its_lock)
+        return 1
+    with atomic():  # vgic_init_pending_irq(p, V); update_lpi_property; lpi_vcpu_id; set PRISTINE
+        check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
+        check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
+        s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new identity
+        pi = PTR(SLOT(pi), s.p_gen[SLOT(pi)])
+        s.p_heads[SLOT(pi)] = 1
+        s.p_queued[SLOT(pi)] = 0
+        s.p_active[SLOT(pi)] = 0
+        s.p_visible[SLOT(pi)] = 0
+        s.p_lr[SLOT(pi)] = 0
+        s.p_prio[SLOT(pi)] = 0
+        s.p_irq[SLOT(pi)] = V
+        s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
+        s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
+        s.p_vcpu[SLOT(pi)] = vc
+        s.p_pristine[SLOT(pi)] = 1
+    write_lock(s.tree_lock)
+    with atomic():  # radix_tree_insert: -EEXIST if another event maps V
+        ok: bool = s.tree[V - 1] == 0
+        if ok:
+            s.tree[V - 1] = SLOT(pi) + 1
+    write_unlock(s.tree_lock)
+    if not ok:
+        with atomic():  # undo: gicv3_remove_guest_event, then the ITTE
+            s.host_lpi[dev * NE + ev] = 0
+        with atomic():  # undo: ITTE := unmapped
+            spin_lock(s.its_lock)
+            s.itte_lpi[dev * NE + ev] = 0
+            s.itte_col[dev * NE + ev] = NCOL
+            spin_unlock(s.its_lock)
+        return 1
+    return 0

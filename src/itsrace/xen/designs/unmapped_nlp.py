@@ -1,0 +1,325 @@
+# mypy: disable-error-code="valid-type"
+"""``unmapped-nlp``: the thread's option II, the UNMAPPED tag plus a NO_LONGER_PENDING tag.
+
+Andre (11 Apr 2017): "introduce a NO_LONGER_PENDING tag in addition to the UNMAPPED tag, where a
+new MAPTI just clears UNMAPPED_LPI, but keeps NO_LONGER_PENDING. NO_LONGER_PENDING would be
+checked and cleared by update_one_lr(), UNMAPPED by vgic_vcpu_inject_irq()." Built on
+``unmapped-tag``:
+
+* DISCARD of an LPI that is in an LR sets both tags (one in no LR is retired at once, as before);
+* MAPTI of the same event re-initialises the pending_irq but keeps NO_LONGER_PENDING and the
+  old instance's list links and LR (the object is still in the radix tree: it is re-used);
+* the LR clean-up retires the LR of a NO_LONGER_PENDING pending_irq; it removes the object from
+  the tree only if it is still UNMAPPED (not re-mapped meanwhile).
+
+Stefano's objection stands for MAPTI of *another* event to the same vLPI: "the flags would not be
+set" on the new pending_irq.
+"""
+
+from __future__ import annotations
+
+from itsrace.engine.lang.process import (
+    atomic,
+    await_,
+    check,
+    spin_lock,
+    spin_lock_irqsave,
+    spin_unlock,
+    spin_unlock_irqrestore,
+    write_lock,
+    write_unlock,
+)
+from itsrace.hyp.design import Design
+from itsrace.xen.consts import LR_ACTIVE, LR_PENDING, NC, NCOL, ND, NE, NL, NPC, NPTR, NV
+from itsrace.xen.its_cmds import (
+    coll_vcpu,
+    gicv3_remove_guest_event,
+    its_unmap_device,
+    itte_vcpu,
+    remove_mapped_guest_device,
+    unreferenced,
+)
+from itsrace.xen.lr import gic_raise_guest_irq
+from itsrace.xen.pending_irq import GEN, PTR, SLOT, gic_remove_irq_from_queues, tree_ptr
+
+DESIGN = Design(
+    "unmapped-nlp", base="unmapped-tag",
+    summary="option II of the thread: UNMAPPED plus a NO_LONGER_PENDING tag that only the LR clean-up clears",
+    source="xen-devel, 'ITS emulation race conditions', Andre Przywara, 11 Apr 2017 (option II)",
+)
+DESIGN.var("p_nlp", bool, "NQ", doc="status bit NO_LONGER_PENDING (option II's second tag)")
+
+
+@DESIGN.override
+def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
+    """its_discard_event with both tags: UNMAPPED, and NO_LONGER_PENDING if it is in an LR."""
+    with atomic():  # read_itte: the vCPU of the ITTE's collection, and the vLPI
+        vc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
+        vl: range(NV + 1) = s.itte_lpi[dev * NE + ev]
+    if vc >= NC or vl == 0:
+        return 1
+    spin_lock_irqsave(s.vgic_lock[vc])
+    with atomic():  # look vlpi up (not delete); tag it UNMAPPED first
+        await_(s.tree_lock_w == 0)
+        pt: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
+        if pt != 0:
+            check(s.p_alive[SLOT(pt)] == 1, "use-after-free")
+            s.p_unmapped[SLOT(pt)] = 1
+            in_lr: bool = s.p_visible[SLOT(pt)]
+            s.p_nlp[SLOT(pt)] = in_lr  # its LR instance is no longer pending
+    if pt == 0:
+        spin_unlock_irqrestore(s.vgic_lock[vc])
+        return 1
+    if not in_lr:
+        with atomic():  # in no LR: retire now (radix_tree_delete)
+            await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
+            s.tree[vl - 1] = 0
+        gic_remove_irq_from_queues(self, s, vc, pt)
+        vgic_init_pending_irq_invalid(self, s, pt)
+    spin_unlock_irqrestore(s.vgic_lock[vc])
+    gicv3_remove_guest_event(self, s, dev, ev)
+    return 0
+
+
+@DESIGN.override
+def vgic_init_pending_irq_invalid(self, s, r: range(NPTR)):
+    """vgic_init_pending_irq(p, INVALID_LPI) (vgic.c:64) from DISCARD: memset, list heads
+    re-initialised, irq = INVALID_LPI, lpi_vcpu_id = INVALID_VCPU_ID. A tombstone, not a new
+    identity: injectors are meant to read INVALID_VCPU_ID and drop the LPI."""
+    with atomic():  # memset(p, 0); irq = INVALID_LPI; lpi_vcpu_id = INVALID_VCPU_ID
+        check(s.p_alive[SLOT(r)] == 1, "use-after-free")
+        check(s.p_infl[SLOT(r)] == 0 and s.p_lrq[SLOT(r)] == 0, "free-while-referenced")
+        s.p_heads[SLOT(r)] = 1
+        s.p_queued[SLOT(r)] = 0
+        s.p_active[SLOT(r)] = 0
+        s.p_visible[SLOT(r)] = 0
+        s.p_enabled[SLOT(r)] = 0
+        s.p_pristine[SLOT(r)] = 0
+        s.p_unmapped[SLOT(r)] = 0
+        s.p_nlp[SLOT(r)] = 0
+        s.p_irq[SLOT(r)] = 0
+        s.p_lr[SLOT(r)] = 0
+        s.p_prio[SLOT(r)] = 0
+        s.p_lpiprio[SLOT(r)] = 0
+        s.p_vcpu[SLOT(r)] = NC
+
+
+@DESIGN.override
+def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
+    """its_handle_mapd (vgic-v3-its.c:658) with gicv3_its_map_guest_device (gic-v3-its.c:637)
+    for Dom0 (guest DeviceID = host DeviceID)."""
+    if valid:
+        with atomic():  # its_devices_lock; -EBUSY if mapped; xzalloc pend_irqs; host MAPD; rb_insert
+            spin_lock(s.devs_lock)
+            busy: bool = s.host_dev[dev]
+            if not busy:
+                s.host_dev[dev] = 1
+                for e in range(NE):
+                    s.p_alive[dev * NE + e] = 1
+                    s.p_heads[dev * NE + e] = 0
+                    s.p_queued[dev * NE + e] = 0
+                    s.p_active[dev * NE + e] = 0
+                    s.p_visible[dev * NE + e] = 0
+                    s.p_enabled[dev * NE + e] = 0
+                    s.p_pristine[dev * NE + e] = 0
+                    s.p_unmapped[dev * NE + e] = 0
+                    s.p_nlp[dev * NE + e] = 0
+                    s.p_irq[dev * NE + e] = 0
+                    s.p_lr[dev * NE + e] = 0
+                    s.p_prio[dev * NE + e] = 0
+                    s.p_lpiprio[dev * NE + e] = 0
+                    s.p_vcpu[dev * NE + e] = 0
+                    s.p_infl[dev * NE + e] = 0
+                    s.p_lrq[dev * NE + e] = 0
+            spin_unlock(s.devs_lock)
+        if busy:
+            return 1
+        with atomic():  # gicv3_allocate_host_lpi_block ({INVALID_LPI, d}); host MAPTI + INV; SYNC
+            for e in range(NE):
+                s.host_lpi[dev * NE + e] = 0
+            s.hits_dev[dev] = 1
+        with atomic():  # its_set_itt_address under its_lock
+            spin_lock(s.its_lock)
+            s.dte[dev] = 1
+            spin_unlock(s.its_lock)
+        return 0
+    its_unmap_device(self, s, cpu, dev)
+    with atomic():  # gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
+        spin_lock(s.devs_lock)
+        found: bool = s.host_dev[dev]
+        s.host_dev[dev] = 0
+        spin_unlock(s.devs_lock)
+    if found:
+        remove_mapped_guest_device(self, s, dev)
+    with atomic():  # its_set_itt_address(INVALID_PADDR) under its_lock
+        spin_lock(s.its_lock)
+        s.dte[dev] = 0
+        spin_unlock(s.its_lock)
+    return 0
+
+
+@DESIGN.override
+def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V: range(1, NV + 1), col: range(NCOL)):
+    """its_handle_mapti for option II: a new MAPTI of the event clears UNMAPPED but keeps
+    NO_LONGER_PENDING; the object, still in the tree, is re-used."""
+    with atomic():  # its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
+        spin_lock(s.its_lock)
+        vc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
+        bad: bool = (not s.dte[dev] or vc >= NC
+                     or (itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev) < NC and s.itte_lpi[dev * NE + ev] != 0))
+        if not bad:
+            s.itte_lpi[dev * NE + ev] = V
+            s.itte_col[dev * NE + ev] = col
+        spin_unlock(s.its_lock)
+    if bad:
+        return 1
+    with atomic():  # gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
+        spin_lock(s.devs_lock)
+        pi: range(NPTR) = 0
+        if s.host_dev[dev]:
+            s.host_lpi[dev * NE + ev] = V
+            pi = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
+        spin_unlock(s.devs_lock)
+    if pi == 0:
+        with atomic():  # undo: ITTE := unmapped
+            spin_lock(s.its_lock)
+            s.itte_lpi[dev * NE + ev] = 0
+            s.itte_col[dev * NE + ev] = NCOL
+            spin_unlock(s.its_lock)
+        return 1
+    with atomic():  # vgic_init_pending_irq(p, V), keeping NO_LONGER_PENDING and the old LR instance's links
+        check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
+        keep: bool = s.p_nlp[SLOT(pi)]
+        if not keep:
+            check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
+        s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new identity
+        pi = PTR(SLOT(pi), s.p_gen[SLOT(pi)])
+        if not keep:
+            s.p_heads[SLOT(pi)] = 1
+            s.p_queued[SLOT(pi)] = 0
+            s.p_active[SLOT(pi)] = 0
+            s.p_visible[SLOT(pi)] = 0
+            s.p_lr[SLOT(pi)] = 0
+            s.p_prio[SLOT(pi)] = 0
+        s.p_unmapped[SLOT(pi)] = 0
+        s.p_irq[SLOT(pi)] = V
+        s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
+        s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
+        s.p_vcpu[SLOT(pi)] = vc
+    write_lock(s.tree_lock)
+    with atomic():  # radix_tree_insert: -EEXIST if another event maps V
+        ok: bool = s.tree[V - 1] == 0 or s.tree[V - 1] == SLOT(pi) + 1  # re-mapping the tagged object itself
+        if ok:
+            s.tree[V - 1] = SLOT(pi) + 1
+    write_unlock(s.tree_lock)
+    if not ok:
+        with atomic():  # undo: gicv3_remove_guest_event, then the ITTE
+            s.host_lpi[dev * NE + ev] = 0
+        with atomic():  # undo: ITTE := unmapped
+            spin_lock(s.its_lock)
+            s.itte_lpi[dev * NE + ev] = 0
+            s.itte_col[dev * NE + ev] = NCOL
+            spin_unlock(s.its_lock)
+        return 1
+    return 0
+
+
+@DESIGN.override
+def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
+    """gic_update_one_lr for option II: an LR whose pending_irq is NO_LONGER_PENDING is retired
+    (its_cleanup_lpi); any other is folded back as in Xen."""
+    with atomic():  # read_lr(i); p = irq_to_pending(v, lr.virq)
+        await_(s.tree_lock_w == 0)
+        check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
+        st: range(4) = s.lr_state[v][i]
+        virq: range(NV + 1) = s.lr_virq[v][i]
+        p: range(NPTR) = tree_ptr(s.tree, s.p_gen, s.lr_virq[v][i])
+    if p == 0:  # the vLPI is unmapped: clear the stale LR
+        with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
+            s.lr_virq[v][i] = 0
+            s.lr_state[v][i] = 0
+            s.lr_mask[v][i] = 0
+            s.lr_own[v][i] = 0
+        return
+    with atomic():  # test_bit(NO_LONGER_PENDING)
+        check(s.p_alive[SLOT(p)] == 1, "use-after-free")
+        tagged: bool = s.p_nlp[SLOT(p)]
+    if tagged:
+        its_cleanup_lpi(self, s, v, i, p)
+        return
+    if st & LR_ACTIVE:
+        with atomic():  # the LR is active: set ACTIVE; if it fired again, make the LR active+pending
+            check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
+            check(s.p_alive[SLOT(p)] == 1, "use-after-free")
+            s.p_active[SLOT(p)] = 1
+            if s.p_enabled[SLOT(p)] and s.p_queued[SLOT(p)]:  # re-triggered while active
+                s.p_queued[SLOT(p)] = 0
+                s.lr_state[v][i] = st | LR_PENDING
+    elif st & LR_PENDING:
+        with atomic():  # a second trigger is absorbed by the pending LR
+            check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
+            check(s.p_alive[SLOT(p)] == 1, "use-after-free")
+            s.p_queued[SLOT(p)] = 0
+    else:
+        with atomic():  # invalid: the guest EOIed it
+            check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
+            check(s.p_alive[SLOT(p)] == 1, "use-after-free")
+            s.lr_virq[v][i] = 0
+            s.lr_state[v][i] = 0
+            s.lr_mask[v][i] = 0
+            s.lr_own[v][i] = 0
+            s.p_visible[SLOT(p)] = 0
+            s.p_active[SLOT(p)] = 0
+            s.p_lr[SLOT(p)] = NL
+            again: bool = s.p_enabled[SLOT(p)] and s.p_queued[SLOT(p)]
+        if again:  # it fired again meanwhile: raise it again
+            gic_raise_guest_irq(self, s, cpu, v, virq)
+        else:
+            with atomic():  # list_del_init(&p->inflight)
+                check(s.p_heads[SLOT(p)] == 1, "null-deref")
+                check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
+                s.p_infl[SLOT(p)] = 0
+
+
+@DESIGN.override
+def its_cleanup_lpi(self, s, v: range(NC), i: range(NL + 1), p: range(NPTR)):
+    """cleanup_lpi() for option II: clear the LR and NO_LONGER_PENDING and unlink the old
+    instance; if the pending_irq is still UNMAPPED, also retire it from the tree (and free a
+    waiting device), as in unmapped-tag."""
+    with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
+        s.lr_virq[v][i] = 0
+        s.lr_state[v][i] = 0
+        s.lr_mask[v][i] = 0
+        s.lr_own[v][i] = 0
+    with atomic():  # remove from all lists
+        check(s.p_alive[SLOT(p)] == 1, "use-after-free")
+        check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
+        check(s.p_lrq[SLOT(p)] in (0, v + 1), "list-lock")
+        s.p_infl[SLOT(p)] = 0
+        s.p_lrq[SLOT(p)] = 0
+        s.p_queued[SLOT(p)] = 0
+        s.p_nlp[SLOT(p)] = 0
+        s.p_visible[SLOT(p)] = 0
+        s.p_lr[SLOT(p)] = 0
+        gone: bool = s.p_unmapped[SLOT(p)]
+    if not gone:  # MAPTI re-mapped it meanwhile: only the old LR instance is retired
+        return
+    with atomic():  # write_lock(tree); radix_tree_delete; vgic_init_pending_irq(p, INVALID_LPI)
+        await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
+        check(s.p_alive[SLOT(p)] == 1, "use-after-free")
+        if s.p_irq[SLOT(p)] != 0 and s.tree[s.p_irq[SLOT(p)] - 1] == SLOT(p) + 1:
+            s.tree[s.p_irq[SLOT(p)] - 1] = 0
+        s.p_irq[SLOT(p)] = 0
+        s.p_vcpu[SLOT(p)] = NC
+        s.p_unmapped[SLOT(p)] = 0
+        s.p_visible[SLOT(p)] = 0
+        s.p_active[SLOT(p)] = 0
+        s.p_enabled[SLOT(p)] = 0
+        s.p_pristine[SLOT(p)] = 0
+        s.p_lr[SLOT(p)] = 0
+        if s.free_pending[SLOT(p) // NE]:
+            if not any(s.p_unmapped[SLOT(p) // NE * NE + e] for e in range(NE)):
+                for e in range(NE):
+                    s.p_alive[SLOT(p) // NE * NE + e] = 0
+                    s.p_gen[SLOT(p) // NE * NE + e] = 1 - s.p_gen[SLOT(p) // NE * NE + e]
+                s.free_pending[SLOT(p) // NE] = 0

@@ -1,0 +1,42 @@
+"""Pin the verdict matrix: every shipped design on every shipped scenario, searched to the end.
+
+``python tests/hyp/pin_matrix.py [DESIGN ...]`` rewrites ``pinned_matrix.json`` (all designs, or
+only the ones named) with the distinct states, transitions, verdict, violated properties and the
+length of each property's shortest counterexample. ``test_pinned_matrix.py`` checks the model
+against it, so a change that moves any of these numbers shows up in review as a diff of this
+file, to be explained in the commit that makes it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from itsrace.catalog import DESIGNS, get_design
+from itsrace.engine import check_model
+from itsrace.hyp import build_model, load_scenario, scenario_names
+
+PIN = Path(__file__).with_name("pinned_matrix.json")
+
+
+def cell(design: str, scenario: str) -> dict[str, Any]:
+    r = check_model(build_model(get_design(design), load_scenario(scenario)), stop_on_violation=False,
+                    progress=False)
+    return {"verdict": r.verdict, "states": r.stats.distinct_states, "transitions": r.stats.transitions,
+            "violated": sorted(r.violated),
+            "shortest": {v.property: len(v.trace.steps) for v in sorted(r.violations, key=lambda v: v.property)}}
+
+
+def main(names: list[str]) -> None:
+    pinned: dict[str, Any] = json.loads(PIN.read_text()) if PIN.exists() else {}
+    for design in names or list(DESIGNS):
+        for scenario in scenario_names():
+            pinned[f"{design}/{scenario}"] = cell(design, scenario)
+            print(design, scenario, pinned[f"{design}/{scenario}"]["verdict"], flush=True)
+    PIN.write_text(json.dumps(dict(sorted(pinned.items())), indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

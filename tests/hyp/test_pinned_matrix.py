@@ -1,0 +1,30 @@
+"""The verdict matrix, pinned: each shipped design on each shipped scenario gives exactly the
+states, transitions, verdict, violated properties and shortest counterexamples recorded in
+``pinned_matrix.json`` (rewritten by ``python tests/hyp/pin_matrix.py`` when a change is meant).
+
+The scenarios of a few hundred thousand states or more run with ``--runslow``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pin_matrix import PIN, cell
+
+from itsrace.catalog import DESIGNS
+from itsrace.hyp import scenario_names
+
+PINNED = json.loads(PIN.read_text())
+BIG = {"guest", "discard-mapti-other-vcpu"}
+CELLS = [(d, s) for d in DESIGNS for s in scenario_names()]
+
+
+def test_every_cell_is_pinned() -> None:
+    assert sorted(PINNED) == sorted(f"{d}/{s}" for d, s in CELLS)
+
+
+@pytest.mark.parametrize("design, scenario", [
+    pytest.param(d, s, marks=[pytest.mark.slow] if s in BIG else []) for d, s in CELLS])
+def test_cell_matches_the_pin(design: str, scenario: str) -> None:
+    assert cell(design, scenario) == PINNED[f"{design}/{scenario}"]
