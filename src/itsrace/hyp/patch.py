@@ -13,6 +13,7 @@ import ast
 import builtins
 import difflib
 import inspect
+import json
 import os
 import re
 import sys
@@ -90,7 +91,7 @@ def new_design_source(base: Design | BaseModel, base_ref: str, name: str, functi
     lines.append("from itsrace.hyp.design import Design")
     body = [
         "",
-        f"DESIGN = Design({name!r}, base={base_ref!r},",
+        f"DESIGN = Design({json.dumps(name)}, base={json.dumps(base_ref)},",
         "                summary=\"one line: what this patch changes\")",
     ]
     return "\n".join([*header, *sorted(lines), *body, "", "", "\n\n\n".join(copies), ""])
@@ -147,7 +148,8 @@ def design_diff(design: Design | BaseModel) -> str:
                "functions a design can override (itsrace design new FILE --base "
                f"{design.name} --override NAME):"]
         for kind, names in overridable(design).items():
-            out.append(textwrap.fill(", ".join(names), 100, initial_indent=f"  {kind + 's:':12} ",
+            plural = "processes:" if kind == "process" else f"{kind}s:"
+            out.append(textwrap.fill(", ".join(names), 100, initial_indent=f"  {plural:12} ",
                                      subsequent_indent=" " * 15))
         return "\n".join(out) + "\n"
     assert design.parent is not None

@@ -151,7 +151,7 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
     failed)."""
     spin_lock(s.vcmd_lock)
     j: range(MAX_BATCH + 1) = 0
-    while j < BATCH_LEN[b] and s.in_guest[0] < 2:  # TEMPORARY-PIN
+    while j < BATCH_LEN[b]:
         cmd: range(NCMD) = BATCH[b][j]
         its_handle_command(self, s, cpu, cmd)
         with atomic():  # write_u64_atomic(&its->creadr, ...): the command is consumed
