@@ -238,3 +238,34 @@ def test_round_trip_of_wide_states(tmp_path: Path) -> None:
     h2, st2 = ck.load(tmp_path / "w.ckpt")
     assert (h2.bits, st2.visited, st2.parents, st2.frontier, st2.next, st2.found) == (
         130, states, parents, states[2:], [states[1]], st.found)
+
+
+# -- a checkpoint is data: it never runs a Python file by itself -------------------------------------
+def test_resume_runs_a_model_file_only_when_allowed(tmp_path: Path) -> None:
+    model_file = tmp_path / "mymodel.py"
+    model_file.write_text("from itsrace.models.lpi_toy import build as lpi\n\n\ndef build():\n"
+                          "    return lpi(vcpus=2, lpis=2)\n")
+    spec = ModelSpec(str(model_file), "build", {})
+    path = tmp_path / "m.ckpt"
+    first = check_model(spec.build(), progress=False, limits=Limits(max_states=300), checkpoint=path, chunk=64)
+    assert first.verdict == "inconclusive"
+    with pytest.raises(ModelError) as info:
+        resume(path, progress=False)
+    assert "mymodel.py" in _one_line(info) and "allow_code" in str(info.value)
+    final = resume(path, progress=False, allow_code=[str(model_file)])
+    assert summary(final) == summary(check_model(lpi(2, 2).build(), progress=False))
+
+
+def test_resume_refuses_a_design_file_named_in_the_spec(tmp_path: Path) -> None:
+    from itsrace.engine.explore import checkpoint as ckpt
+    from itsrace.engine.lang.registry import code_files_of_spec
+
+    spec = ModelSpec("itsrace.catalog", "build_from_names", {"design": "evil.py", "scenario": "discard-vs-lpi"})
+    assert code_files_of_spec(spec) == ["evil.py"]
+    path = tmp_path / "h.ckpt"
+    check_model(lpi(2, 2).build(), progress=False, limits=Limits(max_states=300), checkpoint=path, chunk=64)
+    header, state = ckpt.load(path, raw=True)
+    header.spec = spec.to_dict()
+    ckpt.save(path, header, state)
+    with pytest.raises(ModelError, match="would run the Python file 'evil.py'"):
+        resume(path, progress=False)

@@ -128,3 +128,17 @@ def test_a_design_file_must_be_a_python_file(tmp_path: Path) -> None:
     (tmp_path / "bin.py").write_bytes(b"\xff\xfe")
     with pytest.raises(DesignError, match="not UTF-8"):
         get_design(str(tmp_path / "bin.py"))
+
+
+@pytest.mark.parametrize("body, needle", [
+    ("    import sys\n    sys.exit(0)\n", "mine.py:6: sys.exit(0) called by the model"),
+    ("    return 1 // 0\n", "mine.py:5: ZeroDivisionError"),
+])
+def test_a_helper_that_raises_while_checking_is_one_line(tmp_path: Path, body: str, needle: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A pure helper runs as Python during the search; whatever it raises, even SystemExit, is a
+    model error (exit 2), never a silent exit 0 or a traceback."""
+    f = write(tmp_path, HEADER + "@DESIGN.override\ndef is_current(cpu: int, v: int) -> bool:\n" + body)
+    assert main(["check", "--design", f, "--scenario", "discard-vs-lpi"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1

@@ -408,7 +408,7 @@ def check(
             stats.distinct_states = len(parents) if parents is not None else (len(fpset) if fpset else 0)
         except ModelError:
             raise
-        except Exception as exc:  # an exception inside generated code is a bug in the model
+        except (Exception, SystemExit) as exc:  # an exception inside generated code is a bug in the model
             raise c.model_error(exc) from exc
         finally:
             prog.done()

@@ -107,10 +107,18 @@ class Compiled:
             return ModelError(f"{label} = {value!r} is outside its domain [{lo}, {hi}]", where)
         where = None
         tb = exc.__traceback__
+        last = None
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == self.filename:
                 where = self.line_map.get(tb.tb_lineno, where)
+            last = tb
             tb = tb.tb_next
+        if last is not None:  # raised inside a helper the model calls: name the helper's line
+            name = last.tb_frame.f_code.co_filename
+            if name != self.filename and os.sep + os.path.join("itsrace", "engine") + os.sep not in name:
+                where = f"{name}:{last.tb_lineno}"
+        if isinstance(exc, SystemExit):
+            return ModelError(f"sys.exit({exc.code!r}) called by the model", where)
         return ModelError(f"{type(exc).__name__}: {exc}", where)
 
 
@@ -507,7 +515,7 @@ def _check_determinism(c: Compiled) -> None:
         try:
             a = c.successors(s)
             b = c.successors(s)
-        except Exception as exc:  # a model bug shows up here first; name its line
+        except (Exception, SystemExit) as exc:  # a model bug shows up here first; name its line
             raise c.model_error(exc) from exc
         if a != b:
             raise ModelError(

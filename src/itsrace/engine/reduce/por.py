@@ -999,7 +999,7 @@ def por_check(
         reason = "interrupted"
     except ModelError:
         raise
-    except Exception as exc:  # an exception inside generated code is a bug in the model
+    except (Exception, SystemExit) as exc:  # an exception inside generated code is a bug in the model
         raise c.model_error(exc) from exc
     finally:
         if show:

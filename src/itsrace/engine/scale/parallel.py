@@ -457,7 +457,7 @@ def check_parallel(
         choice = choose_partition(c, workers) if partition == "auto" else PartitionChoice(None, [], 0.0, 1.0, 0)
     except ModelError:
         raise
-    except Exception as exc:  # the sample ran the model's code: a model bug shows up here first
+    except (Exception, SystemExit) as exc:  # the sample ran the model's code: a model bug shows up here first
         raise c.model_error(exc) from exc
     mask = choice.mask
     options = {"stop_on_violation": stop_on_violation, "chunk": chunk, "cache": cache, "mask": mask}

@@ -294,7 +294,7 @@ class Partition:
                     break
         except ModelError:
             raise
-        except Exception as exc:  # an exception inside generated code is a bug in the model
+        except (Exception, SystemExit) as exc:  # an exception inside generated code is a bug in the model
             raise c.model_error(exc) from exc
         self.pos = pos
         self.transitions += total

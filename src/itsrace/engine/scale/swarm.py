@@ -186,7 +186,7 @@ class _Searcher:
             self.res.interrupted = True
         except ModelError:
             raise
-        except Exception as exc:  # an exception inside generated code is a bug in the model
+        except (Exception, SystemExit) as exc:  # an exception inside generated code is a bug in the model
             raise self.c.model_error(exc) from exc
         self.res.table = self.table.tobytes()
         self.res.peak_rss = _peak_rss()
