@@ -142,3 +142,23 @@ def test_a_helper_that_raises_while_checking_is_one_line(tmp_path: Path, body: s
     assert main(["check", "--design", f, "--scenario", "discard-vs-lpi"]) == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("line, needle", [
+    ("DESIGN.var('x', bool, 'NQQ')", "state variable x: 'NQQ' is not a constant of the model"),
+    ("DESIGN.var('x', lambda K: range(K['nope']))", "state variable x: 'nope' is not a constant"),
+    ("DESIGN.var('x', range(2), init=5)", "state variable x:"),
+    ("DESIGN.var('p_irq', bool, 'NQ')", "state variable p_irq:"),
+])
+def test_a_bad_state_variable_is_one_line(tmp_path: Path, line: str, needle: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    f = write(tmp_path, HEADER + line + "\n")
+    assert main(["check", "--design", f, "--scenario", "discard-vs-lpi"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "mine.py:3" in err and len(err.strip().splitlines()) == 1
+
+
+def test_design_fields_are_type_checked(tmp_path: Path) -> None:
+    f = write(tmp_path, "from itsrace.hyp.design import Design\nDESIGN = Design('x', base='xen-4.10', summary=3)\n")
+    with pytest.raises(DesignError, match="mine.py:2: .* take strings"):
+        get_design(f)

@@ -13,7 +13,7 @@ from typing import Any
 
 from itsrace.engine import Model, ModelError
 from itsrace.engine.lang.process import finalize
-from itsrace.hyp.design import BaseModel, Design, DesignError, Resolved, resolve
+from itsrace.hyp.design import BaseModel, Design, DesignError, Resolved, StateVar, resolve
 from itsrace.hyp.lang import specialise
 from itsrace.hyp.properties import PROPERTIES
 from itsrace.hyp.scenario import OP_NAMES, LrStep, Scenario, ScenarioError
@@ -27,7 +27,7 @@ def build_model(design: Design | BaseModel, scenario: Scenario) -> Model:
     m = Model(f"{design.name}/{scenario.name}", doc=f"{r.base.name} model, design {design.name}, scenario {scenario.name}")
     r.base.declare(m, K, init)
     for v in r.vars:
-        domain, shape, _ = v.resolve(K)
+        domain, shape, _ = resolve_var(v, K)
         try:
             m.var(v.name, domain, shape, init=init[v.name], doc=v.doc)
         except ModelError as exc:
@@ -61,12 +61,24 @@ def register(m: Model, name: str, fn: Any, info: dict[str, Any], K: dict[str, An
         m.final(name=info["name"])(fn)
 
 
+def resolve_var(v: StateVar, K: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """A design's variable's domain, shape and initial value for this scenario; a mistake in
+    them is a DesignError naming the line of its ``DESIGN.var``."""
+    try:
+        return v.resolve(K)
+    except KeyError as exc:
+        raise DesignError(f"{v.origin}: state variable {v.name}: {exc.args[0]!r} is not a constant of the model "
+                          f"(e.g. {', '.join(k for k in ('NC', 'NL', 'ND', 'NE', 'NQ', 'NV') if k in K)})") from None
+    except Exception as exc:  # a design's lambda: report it, don't crash
+        raise DesignError(f"{v.origin}: state variable {v.name}: {type(exc).__name__}: {exc}") from None
+
+
 def initial_state(r: Resolved, scenario: Scenario, K: dict[str, Any]) -> dict[str, Any]:
     """Every variable's value after the scenario's setup steps, each applied by the design's
     ``setup_<kind>`` function (``setup_mapti``, ``setup_lr``, ...)."""
     init = r.base.initial_vars(scenario, K)
     for v in r.vars:
-        init[v.name] = v.resolve(K)[2]
+        init[v.name] = resolve_var(v, K)[2]
     name = scenario.source or scenario.name
     for i, step in enumerate(scenario.setup):
         kind = "lr" if isinstance(step, LrStep) else OP_NAMES.get(step.op, "?").lower()

@@ -132,6 +132,8 @@ class Design:
     def __init__(self, name: str, *, base: str, summary: str = "", source: str = "") -> None:
         if not isinstance(name, str) or not name or not isinstance(base, str) or not base:
             raise DesignError(f"{_caller()}: Design(name, base=...) needs two non-empty strings")
+        if not isinstance(summary, str) or not isinstance(source, str):
+            raise DesignError(f"{_caller()}: Design(..., summary=, source=) take strings")
         self.name, self.base_name, self.summary, self.source = name, base, summary, source
         self.overrides: dict[str, Callable[..., Any]] = {}
         self.added: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
