@@ -5,6 +5,7 @@ Test-only faults are design files in ``faults/`` (``check("xen-4.10", sc)`` vs
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,21 @@ def scenario(guest: dict[str, Any] | None = None, *, setup: list[str] | None = N
 
 def check(design: str, sc: Scenario | str) -> Result:
     """Check every property of ``design`` on ``sc`` (a Scenario or a shipped name). ``design``
-    is a shipped name, a design file, or ``fault:NAME`` for ``faults/NAME.py``."""
+    is a shipped name, a design file, or ``fault:NAME`` for ``faults/NAME.py``. A shipped design
+    on a shipped scenario is checked once per test session (the search is deterministic)."""
+    if isinstance(sc, str) and not design.endswith(".py") and not design.startswith("fault:"):
+        return _check_shipped(design, sc)
     if isinstance(sc, str):
         sc = load_scenario(sc)
     if design.startswith("fault:"):
         design = str(FAULTS / f"{design[len('fault:'):]}.py")
     return check_model(build_model(get_design(design), sc), stop_on_violation=False, progress=False)
+
+
+@functools.cache
+def _check_shipped(design: str, scenario: str) -> Result:
+    return check_model(build_model(get_design(design), load_scenario(scenario)), stop_on_violation=False,
+                       progress=False)
 
 
 @pytest.fixture(name="check")
