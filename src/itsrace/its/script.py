@@ -46,6 +46,7 @@ one line and exit status 2); so does one that cannot be carried out (``prop`` be
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TextIO
@@ -92,7 +93,8 @@ class _Runner:
         self.out = out
         self.line = 0
         self.result = ScriptResult(0, its=self.its)
-        self.error_mark = 0  # the log length at the last `expect error`/`expect no-error`
+        self.error_counts: Counter[ErrorCode] = Counter()
+        """Errors logged per code at the last ``expect error``/``expect no-error``."""
 
     def say(self, text: str) -> None:
         print(f"{self.line:>4}  {text}", file=self.out)
@@ -468,9 +470,9 @@ def _expect_error(parser: _Parser, st: _Statement) -> Action:
     code = ErrorCode[name]
 
     def run(runner: _Runner) -> None:
-        recent = runner.its.errors.since(runner.error_mark)
-        runner.error_mark = len(runner.its.errors)
-        if all(error.code is not code for error in recent):
+        counts = runner.its.errors.counts()
+        before, runner.error_counts = runner.error_counts, counts
+        if counts[code] <= before[code]:
             runner.fail(f"expect error {name}: not logged")
 
     return run
@@ -481,10 +483,11 @@ def _expect_no_error(parser: _Parser, st: _Statement) -> Action:
     st.expect_options()
 
     def run(runner: _Runner) -> None:
-        recent = runner.its.errors.since(runner.error_mark)
-        runner.error_mark = len(runner.its.errors)
-        if recent:
-            runner.fail(f"expect no-error: {len(recent)} error(s) logged")
+        counts = runner.its.errors.counts()
+        before, runner.error_counts = runner.error_counts, counts
+        logged = (counts - before).total()
+        if logged:
+            runner.fail(f"expect no-error: {logged} error(s) logged")
 
     return run
 
@@ -538,18 +541,25 @@ def run_script(text: str, out: TextIO | None = None) -> ScriptResult:
     runner = _Runner(parser.config, out)
     for line, action in actions:
         runner.line = line
-        mark = len(runner.its.errors)
+        mark = runner.its.errors.mark()
         try:
             action(runner)
         except (DriverError, MemoryFault, ValueError) as exc:
             raise ScriptError(line, str(exc)) from None
-        for error in runner.its.errors.since(mark):
+        shown = runner.its.errors.since(mark)
+        missed = runner.its.errors.mark() - mark - len(shown)
+        if missed:
+            runner.say(
+                f"... {missed} earlier error(s) of this line not shown "
+                f"(the error log keeps the last {runner.its.errors.limit})"
+            )
+        for error in shown:
             runner.say(f"error {error}")
     result = runner.result
     failed = result.failed_expectations
     print(
         f"summary: {len(result.acknowledged)} LPI(s) acknowledged, "
-        f"{len(runner.its.errors)} error(s) logged, {failed} expectation(s) failed",
+        f"{runner.its.errors.recorded} error(s) logged, {failed} expectation(s) failed",
         file=out,
     )
     result.exit_status = 1 if failed else 0
