@@ -64,6 +64,8 @@ the pending table."""
 _CHUNK_MASK = CHUNK_LPIS - 1
 _NOT_READY = 0xFF
 _KEY_LEVELS = 64
+_KEY_SHIFT = 32
+_INTID_MASK = (1 << _KEY_SHIFT) - 1
 """The acknowledge key of an LPI that cannot be taken (not pending, or disabled)."""
 _KEY_OF = bytes((value >> 2) if value & PROPERTY_ENABLE else _NOT_READY for value in range(256))
 """Property byte -> acknowledge key: the priority's six bits, or _NOT_READY if disabled."""
@@ -93,13 +95,16 @@ class _Chunk:
     def empty(self) -> bool:
         return self.count == 0 and self.cached.count(0) == CHUNK_LPIS
 
-    def best(self) -> int | None:
-        """(key << 12) | offset of the chunk's best deliverable LPI, or None."""
+    def best(self, base: int) -> int | None:
+        """``(key << 32) | INTID`` of the chunk's best deliverable LPI, or None.
+
+        ``base`` is the chunk's first INTID. Keys order by priority, then INTID, across chunks.
+        """
         keys = self.keys
         for key in range(_KEY_LEVELS):  # at most 64 memchr scans of 4 KiB
             offset = keys.find(key)
             if offset >= 0:
-                return (key << CHUNK_SHIFT) | offset
+                return (key << _KEY_SHIFT) | (base + offset)
         return None
 
 
@@ -137,7 +142,7 @@ class Redistributor(RegisterFrame):
     def _reset_state(self) -> None:
         self._chunks: dict[int, _Chunk] = {}
         self._pending_count = 0
-        self._heap: list[tuple[int, int]] = []  # ((key << 12) | offset, chunk number)
+        self._heap: list[tuple[int, int]] = []  # ((key << 32) | INTID, chunk number)
         self._best: dict[int, int] = {}  # chunk number -> its current best, if it has one
         self._dirty: set[int] = set()  # chunks whose best may have changed
 
@@ -218,7 +223,7 @@ class Redistributor(RegisterFrame):
         heap, bests = self._heap, self._best
         for number in self._dirty:
             chunk = self._chunks.get(number)
-            summary = None if chunk is None else chunk.best()
+            summary = None if chunk is None else chunk.best(number << CHUNK_SHIFT)
             if summary == bests.get(number):
                 continue
             if summary is None:
@@ -233,7 +238,7 @@ class Redistributor(RegisterFrame):
         while heap:
             summary, number = heap[0]
             if bests.get(number) == summary:
-                return (number << CHUNK_SHIFT) | (summary & _CHUNK_MASK)
+                return summary & _INTID_MASK
             heapq.heappop(heap)
         return SPURIOUS
 
