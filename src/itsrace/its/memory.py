@@ -109,6 +109,40 @@ class GuestMemory:
             if data.count(0) != PAGE_SIZE:
                 yield page << PAGE_SHIFT, bytes(data)
 
+    def save(self) -> dict[str, object]:
+        """The memory as JSON-ready data: backed ranges and the non-zero pages (hex).
+
+        ``GuestMemory.restore(memory.save())`` reads the same everywhere as ``memory``.
+        """
+        return {
+            "ranges": [[start, end] for start, end in self.backed_ranges()],
+            "pages": [[base, data.hex()] for base, data in self.pages()],
+        }
+
+    @classmethod
+    def restore(cls, state: object) -> GuestMemory:
+        """Memory from :meth:`save`'s data. Raises ``ValueError`` naming what is malformed."""
+        if not isinstance(state, dict) or set(state) != {"ranges", "pages"}:
+            raise ValueError("saved memory must be a mapping with 'ranges' and 'pages'")
+        memory = cls()
+        for item in _pairs(state["ranges"], "memory range"):
+            start, end = item
+            if not (isinstance(start, int) and isinstance(end, int)) or start >= end:
+                raise ValueError(f"saved memory range {item!r} is not [start, end)")
+            memory.map(start, end - start)
+        for item in _pairs(state["pages"], "memory page"):
+            base, text = item
+            if not isinstance(base, int) or base % PAGE_SIZE or not isinstance(text, str):
+                raise ValueError(f"saved memory page at {base!r} is not [page address, hex]")
+            try:
+                data = bytes.fromhex(text)
+            except ValueError:
+                raise ValueError(f"saved memory page at {base:#x} is not hex") from None
+            if len(data) != PAGE_SIZE or not memory.is_backed(base, PAGE_SIZE):
+                raise ValueError(f"saved memory page at {base:#x} is not a whole backed page")
+            memory.write_bytes(base, data)
+        return memory
+
     def copy(self) -> GuestMemory:
         """An independent copy: same backing, same contents (what a VMM migrates)."""
         other = type(self)()
@@ -215,3 +249,11 @@ class GuestMemory:
             page = self._pages.get(addr >> PAGE_SHIFT)
             yield bytes(count) if page is None else bytes(page[offset : offset + count])
             done += count
+
+
+def _pairs(value: object, what: str) -> list[list[object]]:
+    if not isinstance(value, list) or not all(
+        isinstance(item, list) and len(item) == 2 for item in value
+    ):
+        raise ValueError(f"saved {what}s must be a list of pairs")
+    return value

@@ -303,6 +303,54 @@ class Redistributor(RegisterFrame):
             chunk.cached[:] = chunk.pending
             self._load_properties(number, chunk)
 
+    def save_state(self) -> dict[str, object]:
+        """Registers, pending LPIs and cached properties as JSON-ready data (see Its.save)."""
+        return {
+            "enable_lpis": self._enabled,
+            "propbaser": self._propbaser,
+            "pendbaser": self._pendbaser,
+            "pending": self.pending(),
+            "properties": [[intid, prop] for intid, prop in self.cached_properties().items()],
+        }
+
+    def load_state(self, state: dict[str, object]) -> None:
+        """Take the state :meth:`save_state` made; raises ``ValueError`` if it is malformed."""
+        enabled, propbaser, pendbaser = (
+            state.get(key) for key in ("enable_lpis", "propbaser", "pendbaser")
+        )
+        if not isinstance(enabled, bool):
+            raise ValueError(f"saved redistributor {self.cpu}: enable_lpis must be true or false")
+        for name, value in ("propbaser", propbaser), ("pendbaser", pendbaser):
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 64:
+                raise ValueError(f"saved redistributor {self.cpu}: {name} must be a 64-bit integer")
+        assert isinstance(propbaser, int) and isinstance(pendbaser, int)
+        self._propbaser = propbaser & PROPBASER_WRITABLE
+        self._pendbaser = pendbaser & PENDBASER_WRITABLE
+        self._enabled = enabled
+        pending, properties = state.get("pending"), state.get("properties")
+        if not isinstance(pending, list) or not isinstance(properties, list):
+            raise ValueError(f"saved redistributor {self.cpu}: pending and properties must be lists")
+        cache: dict[int, int] = {}
+        for item in properties:
+            if not (isinstance(item, list) and len(item) == 2):
+                raise ValueError(f"saved redistributor {self.cpu}: properties are [INTID, byte]")
+            intid, prop = item
+            if not (self._valid_intid(intid) and isinstance(prop, int) and 0 <= prop <= 0xFF):
+                raise ValueError(
+                    f"saved redistributor {self.cpu}: property {item!r} is not an LPI and a byte"
+                )
+            cache[intid] = prop
+        for intid in pending:
+            if not (self._valid_intid(intid) and intid in cache):
+                raise ValueError(
+                    f"saved redistributor {self.cpu}: pending INTID {intid!r} is not an LPI it "
+                    "accepts with a cached property"
+                )
+        self.restore_state(pending, cache)
+
+    def _valid_intid(self, intid: object) -> bool:
+        return isinstance(intid, int) and not isinstance(intid, bool) and self.accepts(intid)
+
     def restore_state(self, pending: list[int], properties: dict[int, int]) -> None:
         """Rebuild the pending set and property cache from a save (no memory access).
 
