@@ -136,7 +136,9 @@ def assert_one_line(err: str, fragment: str) -> None:
     assert fragment in err, err
 
 
-@pytest.mark.parametrize(("text", "fragment"), [c[1:] for c in BAD_SCRIPTS], ids=[c[0] for c in BAD_SCRIPTS])
+@pytest.mark.parametrize(
+    ("text", "fragment"), [c[1:] for c in BAD_SCRIPTS], ids=[c[0] for c in BAD_SCRIPTS]
+)
 def test_a_bad_script_is_exit_2_and_one_line(
     text: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -149,7 +151,9 @@ def test_a_bad_script_is_exit_2_and_one_line(
     assert line.isdigit() and 1 <= int(line) <= text.count("\n")
 
 
-@pytest.mark.parametrize(("data", "fragment"), [c[1:] for c in BAD_BYTES], ids=[c[0] for c in BAD_BYTES])
+@pytest.mark.parametrize(
+    ("data", "fragment"), [c[1:] for c in BAD_BYTES], ids=[c[0] for c in BAD_BYTES]
+)
 def test_a_file_that_is_not_a_script_is_exit_2_and_one_line(
     data: bytes, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

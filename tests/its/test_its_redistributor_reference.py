@@ -249,8 +249,6 @@ class ReferenceRedistributor(Redistributor):
         self._errors.record(ItsError(code, reason, ErrorSource.REDISTRIBUTOR, cpu=self.cpu))
 
 
-
-
 def reference_fuzzer(seed: int) -> Fuzzer:
     """A fuzzer whose ITS uses reference redistributors (swapped in before it boots)."""
     original = Fuzzer.boot

@@ -256,7 +256,9 @@ def test_its_pending_migration(enable_after_migration: bool) -> None:
             its.write_gicr(cpu, GICR_CTLR, 0, 4)
             table = driver.layout.pending_tables[cpu]
             for intid in intids:
-                its.memory.write8(table + intid // 8, its.memory.read8(table + intid // 8) | 1 << intid % 8)
+                its.memory.write8(
+                    table + intid // 8, its.memory.read8(table + intid // 8) | 1 << intid % 8
+                )
     else:
         for cpu, intids in lpis.items():
             for intid in intids:
@@ -324,3 +326,22 @@ def test_mapd_fields_survive_in_memory() -> None:
     driver.set_property(8200)
     driver.send(MAPTI(device_id=4, event_id=15, pintid=8200, icid=0), INV(device_id=4, event_id=15))
     assert migrate(its).lookup(4, 15) == its.lookup(4, 15) != None  # noqa: E711
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(100, 160))
+def test_save_restore_long(seed: int) -> None:
+    """Longer streams with several migrations on the way."""
+    rng = random.Random(seed * 31)
+    steps = 1500
+    stops = sorted(rng.sample(range(steps), 3))
+    straight, resumed = Fuzzer(random.Random(seed)), Fuzzer(random.Random(seed))
+    for step in range(steps):
+        if step in stops:
+            state = json.loads(json.dumps(resumed.its.save(include_memory=True)))
+            resumed.memory = RecordingMemory.restore(state["memory"])
+            resumed.its = Its.restore(state, resumed.memory)
+        straight.step()
+        resumed.step()
+    assert observe(resumed.its) == observe(straight.its)
+    assert resumed.acknowledged == straight.acknowledged

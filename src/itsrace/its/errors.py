@@ -254,8 +254,7 @@ class ErrorLog:
 
     def __repr__(self) -> str:
         return (
-            f"ErrorLog({len(self._entries)} kept of {self._recorded} recorded, "
-            f"limit {self._limit})"
+            f"ErrorLog({len(self._entries)} kept of {self._recorded} recorded, limit {self._limit})"
         )
 
 

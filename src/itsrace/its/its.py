@@ -208,7 +208,9 @@ class Its(RegisterFrame):
                 "creadr": self._creadr,
                 "stalled": self._stalled,
                 "basers": list(self._basers),
-                "held_collections": [[icid, cpu] for icid, cpu in sorted(self._held_collections.items())],
+                "held_collections": [
+                    [icid, cpu] for icid, cpu in sorted(self._held_collections.items())
+                ],
             },
             "redistributors": [
                 {**rd.save_state(), "outstanding": list(cpu.outstanding)}

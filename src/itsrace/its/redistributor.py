@@ -329,7 +329,9 @@ class Redistributor(RegisterFrame):
         self._enabled = enabled
         pending, properties = state.get("pending"), state.get("properties")
         if not isinstance(pending, list) or not isinstance(properties, list):
-            raise ValueError(f"saved redistributor {self.cpu}: pending and properties must be lists")
+            raise ValueError(
+                f"saved redistributor {self.cpu}: pending and properties must be lists"
+            )
         cache: dict[int, int] = {}
         for item in properties:
             if not (isinstance(item, list) and len(item) == 2):
