@@ -20,6 +20,13 @@ LPI range. An LPI is accepted only while EnableLPIs = 1 and ``8192 <= INTID < 2*
 ``n = min(intid_bits, GICR_PROPBASER.IDbits + 1)``; an IDbits below 13 (n < 14) leaves no LPIs.
 Anything else is dropped silently, as both QEMU and KVM do.
 
+Representation. State lives in chunks of 4096 INTIDs (one byte per INTID for pending, cached,
+property and acknowledge key), made when an INTID of the chunk first becomes pending, so memory
+follows what the guest pended. Acknowledge reads a heap of per-chunk bests keyed by (priority,
+INTID), refreshed lazily for the chunks that changed: O(log chunks) rather than O(pending
+LPIs). EnableLPIs and INVALL read the tables a page at a time with bytes-level operations;
+there an unreadable property page is one ``TABLE_FAULT``, not one per LPI.
+
 CPU interface. :meth:`CpuInterface.ack` takes the highest-priority pending enabled LPI (lowest
 priority value, ties to the lowest INTID), clears its pending bit (LPIs have no active state)
 and returns its INTID, or 1023 when there is none. There is no priority mask or preemption:
