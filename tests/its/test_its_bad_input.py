@@ -234,3 +234,30 @@ def test_a_malformed_line_stops_everything_before_it_runs(
 
 def test_the_suite_is_large() -> None:
     assert len(BAD_SCRIPTS) + len(BAD_BYTES) >= 60
+
+
+def test_a_script_that_runs_the_queue_too_long_stops_with_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itsrace.its.script as script_module
+
+    monkeypatch.setattr(script_module, "MAX_COMMAND_SLOTS", 40_000)
+    script = tmp_path / "spin.its"
+    lines = ["write GITS_CBASER 0x80000000400000ff", "write GITS_CTLR 1"]
+    lines += ["write GITS_CWRITER 0x80000", "write GITS_CWRITER 0"] * 3
+    script.write_text("\n".join(lines) + "\n")
+    status, out, err = run_cli([str(script)], capsys)
+    assert status == 3
+    assert_one_line(err, f"{script}:5: limit: the script made the ITS execute 49152 command slots")
+    assert "summary" not in out and "COMMAND_FAULT" in out
+
+
+def test_the_work_limit_counts_across_restores() -> None:
+    import io
+
+    from itsrace.its.script import ScriptLimitError, run_script
+
+    text = "setup\n" + "save\nrestore\ncmd SYNC rdbase=0\n" * 5
+    with pytest.raises(ScriptLimitError) as info:
+        run_script(text, io.StringIO(), max_commands=3)
+    assert info.value.line == 13  # the fourth SYNC

@@ -138,6 +138,8 @@ class Its(RegisterFrame):
         self._device_table = self._geometry(0)
         self._collection_table = self._geometry(1)
         self._held_collections: dict[int, int] = {}  # ICID < HCC -> target CPU
+        self.commands_executed = 0
+        """Queue slots executed so far, failed ones included (a work counter, not state)."""
 
     # -- public state --------------------------------------------------------------------------
 
@@ -463,6 +465,7 @@ class Its(RegisterFrame):
             return
         # CREADR < size always holds (CBASER writes zero it), so this ends within size/32 steps.
         while self._creadr != self._cwriter:
+            self.commands_executed += 1
             if not self._execute_slot(self._creadr) and self._policy is ErrorPolicy.STALL:
                 self._stalled = True
                 return

@@ -81,6 +81,9 @@ MAX_MEM_BYTES = 1 << 32
 for more, and a typo should not silently map a terabyte)."""
 MAX_NUMBER_BITS = 64
 """Every number in a script must fit in 64 bits (no register or field is wider)."""
+MAX_COMMAND_SLOTS = 1_000_000
+"""A run may make the ITS execute at most a million command-queue slots (a few seconds of
+work); a script that drives it further is stopped with :class:`ScriptLimitError`."""
 MAX_QUEUE_PAGES = 256
 """``setup queue_pages=N``: GITS_CBASER.Size is 8 bits, so 1..256 pages of 4 KiB."""
 
@@ -137,6 +140,10 @@ class ScriptError(Exception):
         self.message = message
 
 
+class ScriptLimitError(ScriptError):
+    """The run reached a work limit (:data:`MAX_COMMAND_SLOTS`); the CLI exits with status 3."""
+
+
 @dataclass
 class ScriptResult:
     """What a run produced."""
@@ -160,6 +167,7 @@ class _Runner:
         self.snapshot: str | None = None
         """The last ``save``: the ITS state with guest memory, as JSON text."""
         self.errors_before_restore = 0
+        self.commands_before_restore = 0
         self.error_counts: Counter[ErrorCode] = Counter()
         """Errors logged per code at the last ``expect error``/``expect no-error``."""
 
@@ -172,6 +180,7 @@ class _Runner:
     def restore(self) -> None:
         assert self.snapshot is not None  # the parser refuses a restore before any save
         self.errors_before_restore += self.its.errors.recorded
+        self.commands_before_restore += self.its.commands_executed
         self.its = Its.restore(json.loads(self.snapshot))
         self.driver.its = self.its
         self.result.its = self.its
@@ -657,13 +666,17 @@ _VERBS: dict[str, Callable[[_Parser, _Statement], Action | None]] = {
 # -- running -----------------------------------------------------------------------------------
 
 
-def run_script(text: str, out: TextIO | None = None) -> ScriptResult:
+def run_script(
+    text: str, out: TextIO | None = None, *, max_commands: int | None = None
+) -> ScriptResult:
     """Parse and run a script, printing its events to ``out`` (stdout by default).
 
     Returns a :class:`ScriptResult` whose ``exit_status`` is 0, or 1 if an ``expect`` failed.
     Raises :class:`ScriptError` for a statement that cannot be parsed (before anything runs)
-    or carried out.
+    or carried out, and :class:`ScriptLimitError` (after printing what ran) once the ITS has
+    executed more than ``max_commands`` queue slots (default :data:`MAX_COMMAND_SLOTS`).
     """
+    budget = MAX_COMMAND_SLOTS if max_commands is None else max_commands
     out = sys.stdout if out is None else out
     parser = _Parser()
     actions = parser.parse(text)
@@ -687,6 +700,14 @@ def run_script(text: str, out: TextIO | None = None) -> ScriptResult:
             )
         for error in shown:
             runner.say(f"error {error}")
+        executed = runner.commands_before_restore + runner.its.commands_executed
+        if executed > budget:
+            raise ScriptLimitError(
+                line,
+                f"limit: the script made the ITS execute {executed} command slots, more than "
+                f"the {budget} a script may; queue fewer commands (an unbacked or "
+                "wrapping queue runs up to 32768 slots per GITS_CWRITER write)",
+            )
     result = runner.result
     failed = result.failed_expectations
     print(
