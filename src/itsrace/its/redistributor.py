@@ -372,7 +372,9 @@ class Redistributor(RegisterFrame):
             chunk.props[intid & _CHUNK_MASK] = prop
         for intid in pending:
             number, offset = intid >> CHUNK_SHIFT, intid & _CHUNK_MASK
-            chunk = self._chunks[number]
+            chunk = self._chunks.get(number)
+            if chunk is None or not chunk.cached[offset]:
+                raise ValueError(f"pending INTID {intid} has no cached property")
             if not chunk.pending[offset]:
                 chunk.pending[offset] = 1
                 chunk.count += 1
