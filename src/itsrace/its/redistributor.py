@@ -372,14 +372,14 @@ class Redistributor(RegisterFrame):
             chunk.props[intid & _CHUNK_MASK] = prop
         for intid in pending:
             number, offset = intid >> CHUNK_SHIFT, intid & _CHUNK_MASK
-            chunk = self._chunks.get(number)
-            if chunk is None or not chunk.cached[offset]:
+            found = self._chunks.get(number)
+            if found is None or not found.cached[offset]:
                 raise ValueError(f"pending INTID {intid} has no cached property")
-            if not chunk.pending[offset]:
-                chunk.pending[offset] = 1
-                chunk.count += 1
+            if not found.pending[offset]:
+                found.pending[offset] = 1
+                found.count += 1
                 self._pending_count += 1
-                self._update_key(number, chunk, offset)
+                self._update_key(number, found, offset)
 
     def _update_key(self, number: int, chunk: _Chunk, offset: int) -> None:
         key = _KEY_OF[chunk.props[offset]] if chunk.pending[offset] else _NOT_READY
