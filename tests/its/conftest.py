@@ -37,7 +37,7 @@ def send(driver: GuestDriver) -> Send:
     """Queue commands through the driver; returns the errors they added to the log."""
 
     def send(*commands: Command) -> list[ItsError]:
-        mark = len(driver.its.errors)
+        mark = driver.its.errors.mark()
         driver.send(*commands)
         return driver.its.errors.since(mark)
 

@@ -82,7 +82,44 @@ def test_map_rounds_out_to_pages_and_keeps_contents(mem: GuestMemory) -> None:
 def test_backed_ranges_and_pages(mem: GuestMemory) -> None:
     mem.map(0x40000, 1)
     assert mem.backed_ranges() == [(0x10000, 0x12000), (0x40000, 0x41000)]
-    assert [base for base, _ in mem.pages()] == [0x10000, 0x11000, 0x40000]
+    assert list(mem.pages()) == []  # backed but all zero
+    mem.write8(0x40010, 1)
+    mem.write8(0x11000, 0)  # materialized, still zero: not listed
+    assert [base for base, _ in mem.pages()] == [0x40000]
+
+
+def test_backing_is_lazy_so_huge_ranges_cost_nothing_until_written() -> None:
+    mem = GuestMemory()
+    mem.map(0, 1 << 40)  # 1 TiB
+    mem.map(1 << 41, 0x2000)
+    assert mem.is_backed((1 << 40) - 8, 8) and not mem.is_backed((1 << 40) - 4, 8)
+    assert mem.read64(0x1234_5678) == 0
+    mem.write64(0x1234_5678, 0xAB)
+    assert mem.read_bytes(0x1234_5670, 16) == bytes(8) + b"\xab" + bytes(7)
+    assert len(mem._pages) == 1
+    assert mem.backed_ranges() == [(0, 1 << 40), (1 << 41, (1 << 41) + 0x2000)]
+
+
+def test_map_merges_overlapping_and_touching_ranges() -> None:
+    mem = GuestMemory()
+    mem.map(0x5000, 0x1000)
+    mem.map(0x1000, 0x1000)
+    mem.map(0x3000, 0x1000)
+    mem.map(0x2000, 0x1000)  # joins the first two
+    assert mem.backed_ranges() == [(0x1000, 0x4000), (0x5000, 0x6000)]
+    mem.map(0x800, 0x6000)  # swallows everything
+    assert mem.backed_ranges() == [(0, 0x7000)]
+
+
+def test_copy_is_independent() -> None:
+    mem = GuestMemory()
+    mem.map(0x1000, 0x2000)
+    mem.write8(0x1000, 5)
+    other = mem.copy()
+    other.write8(0x1000, 6)
+    other.map(0x9000, 1)
+    assert mem.read8(0x1000) == 5 and not mem.is_backed(0x9000)
+    assert list(other.pages()) == [(0x1000, b"\x06" + bytes(0xFFF))]
 
 
 @pytest.mark.parametrize(("base", "size"), [(-1, 1), (0, 0), (PA_LIMIT - 1, 2)])

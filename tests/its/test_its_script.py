@@ -258,7 +258,7 @@ def test_the_script_examples_in_the_docs_run_and_hold() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "its.md").read_text()
     examples = untagged_code_blocks(doc)
-    assert len(examples) == 2
+    assert len(examples) == 3
     for example in examples:
         status, out = run(example)
         assert status == 0, out

@@ -14,7 +14,9 @@ The pieces, from the bottom up:
 * :class:`GuestDriver` - does what an OS driver does: allocates and programs the tables and
   the queue, enables LPIs, queues commands.
 * :class:`ErrorLog` of :class:`ItsError` - every command, translation and table error with
-  its architected :class:`ErrorCode`. Nothing the guest does raises.
+  its architected :class:`ErrorCode`. Nothing the guest does raises. The log keeps the newest
+  1024 entries and exact per-code counts of all.
+* :meth:`Its.save` / :meth:`Its.restore` - what a VMM migrates, as JSON-ready data.
 
 A complete round trip, from boot to an acknowledged LPI::
 
@@ -70,14 +72,28 @@ from itsrace.its.commands import (
 )
 from itsrace.its.config import LPI_BASE, SPURIOUS, ErrorPolicy, ItsConfig
 from itsrace.its.driver import DriverError, GuestDriver, Layout
-from itsrace.its.errors import CommandError, ErrorCode, ErrorLog, ErrorSource, ItsError
-from itsrace.its.its import Its, Translation
+from itsrace.its.errors import (
+    DEFAULT_ERROR_LOG_LIMIT,
+    CommandError,
+    ErrorCode,
+    ErrorLog,
+    ErrorSource,
+    ItsError,
+)
+from itsrace.its.its import SAVE_FORMAT, Its, Translation
 from itsrace.its.memory import GuestMemory, MemoryFault
 from itsrace.its.redistributor import CpuInterface, Redistributor
-from itsrace.its.script import ScriptError, ScriptResult, run_script
+from itsrace.its.script import (
+    ScriptError,
+    ScriptInputError,
+    ScriptResult,
+    load_script,
+    run_script,
+)
 
 __all__ = [
     "CLEAR",
+    "DEFAULT_ERROR_LOG_LIMIT",
     "DISCARD",
     "GICV4_OPCODES",
     "INT",
@@ -91,6 +107,7 @@ __all__ = [
     "MOVALL",
     "MOVI",
     "PHYSICAL_COMMANDS",
+    "SAVE_FORMAT",
     "SPURIOUS",
     "SYNC",
     "Command",
@@ -112,10 +129,12 @@ __all__ = [
     "MemoryFault",
     "Redistributor",
     "ScriptError",
+    "ScriptInputError",
     "ScriptResult",
     "Translation",
     "UnknownCommand",
     "decode",
+    "load_script",
     "parse_command",
     "run_script",
 ]

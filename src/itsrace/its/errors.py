@@ -17,6 +17,8 @@ Codes whose top byte is ``0xF0`` are this emulator's own (no architected code ex
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -151,33 +153,89 @@ class ItsError:
         return self.source.value
 
 
+DEFAULT_ERROR_LOG_LIMIT = 1024
+"""How many entries an :class:`ErrorLog` keeps by default (the most recent ones)."""
+
+
 class ErrorLog:
-    """An append-only list of :class:`ItsError`, shared by the ITS and its redistributors.
+    """The error log shared by the ITS and its redistributors: bounded, with exact counts.
 
-    Iterate it, index it, or take :meth:`since` a mark to see what one operation added:
+    A guest can make the ITS log errors without end (a CWRITER write to an unbacked queue logs
+    one ``COMMAND_FAULT`` per slot), so the log keeps only the most recent ``limit`` entries
+    (:data:`DEFAULT_ERROR_LOG_LIMIT`, 1024) and drops the oldest ones. What it never drops is
+    the arithmetic: :attr:`recorded` counts every entry ever recorded, :attr:`dropped` those no
+    longer kept, and :meth:`counts` the number recorded per :class:`ErrorCode`.
 
-    >>> log = ErrorLog()
-    >>> mark = len(log)
-    >>> log.record(ItsError(ErrorCode.UNKNOWN_COMMAND, "opcode 0x7f"))
-    >>> [e.code.name for e in log.since(mark)]
-    ['UNKNOWN_COMMAND']
+    Iterating, indexing and ``len()`` see the kept entries only. To see what one operation
+    added, take a :meth:`mark` before it and call :meth:`since` after it:
+
+    >>> log = ErrorLog(limit=2)
+    >>> mark = log.mark()
+    >>> for opcode in (0x7D, 0x7E, 0x7F):
+    ...     log.record(ItsError(ErrorCode.UNKNOWN_COMMAND, f"opcode {opcode:#x}"))
+    >>> [e.reason for e in log.since(mark)]   # the oldest of the three was dropped
+    ['opcode 0x7e', 'opcode 0x7f']
+    >>> log.recorded, log.dropped, len(log), log.counts()[ErrorCode.UNKNOWN_COMMAND]
+    (3, 1, 2, 3)
     """
 
-    def __init__(self) -> None:
-        self._entries: list[ItsError] = []
+    def __init__(self, limit: int = DEFAULT_ERROR_LOG_LIMIT) -> None:
+        if limit < 1:
+            raise ValueError(f"an error log must keep at least 1 entry, got limit={limit}")
+        self._limit = limit
+        self._entries: deque[ItsError] = deque(maxlen=limit)
+        self._recorded = 0
+        self._counts: Counter[ErrorCode] = Counter()
+
+    @property
+    def limit(self) -> int:
+        """How many of the most recent entries are kept."""
+        return self._limit
+
+    @property
+    def recorded(self) -> int:
+        """Entries recorded since the log was made (or last cleared), kept or dropped."""
+        return self._recorded
+
+    @property
+    def dropped(self) -> int:
+        """Entries recorded but no longer kept (the oldest ones)."""
+        return self._recorded - len(self._entries)
 
     def record(self, error: ItsError) -> None:
-        self._entries.append(error)
+        self._entries.append(error)  # the deque drops the oldest entry when full
+        self._recorded += 1
+        self._counts[error.code] += 1
+
+    def mark(self) -> int:
+        """A position for :meth:`since`: the number of entries recorded so far."""
+        return self._recorded
 
     def since(self, mark: int) -> list[ItsError]:
-        """Entries recorded after the log had ``mark`` entries."""
-        return self._entries[mark:]
+        """Entries recorded after :meth:`mark` returned ``mark`` that are still kept.
+
+        If more than :attr:`limit` were recorded since then, the oldest are missing: compare
+        ``len(result)`` with ``log.mark() - mark`` to know how many.
+        """
+        wanted = self._recorded - mark
+        if wanted <= 0:
+            return []
+        kept = len(self._entries)
+        return list(itertools.islice(self._entries, max(0, kept - wanted), kept))
+
+    def counts(self) -> Counter[ErrorCode]:
+        """How many entries were recorded per code, dropped ones included."""
+        return Counter(self._counts)
 
     def codes(self) -> list[ErrorCode]:
+        """The codes of the kept entries, oldest first."""
         return [entry.code for entry in self._entries]
 
     def clear(self) -> None:
+        """Forget every entry and every count."""
         self._entries.clear()
+        self._recorded = 0
+        self._counts.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -190,10 +248,14 @@ class ErrorLog:
     @overload
     def __getitem__(self, index: slice) -> list[ItsError]: ...
     def __getitem__(self, index: int | slice) -> ItsError | list[ItsError]:
+        if isinstance(index, slice):
+            return list(self._entries)[index]
         return self._entries[index]
 
     def __repr__(self) -> str:
-        return f"ErrorLog({len(self._entries)} entries)"
+        return (
+            f"ErrorLog({len(self._entries)} kept of {self._recorded} recorded, limit {self._limit})"
+        )
 
 
 class CommandError(Exception):

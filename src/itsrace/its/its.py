@@ -19,6 +19,7 @@ only while the ITS is disabled) also clears Stalled, and sets CREADR to 0.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import NamedTuple
 
 from itsrace.its.commands import (
@@ -92,6 +93,10 @@ class Translation(NamedTuple):
     pending: bool
 
 
+SAVE_FORMAT = "itsrace-its-state/1"
+"""The ``format`` tag of :meth:`Its.save` data; :meth:`Its.restore` refuses any other."""
+
+
 def _code(op: str, kind: str) -> ErrorCode:
     return ErrorCode[f"{op}_{kind}"]
 
@@ -133,6 +138,8 @@ class Its(RegisterFrame):
         self._device_table = self._geometry(0)
         self._collection_table = self._geometry(1)
         self._held_collections: dict[int, int] = {}  # ICID < HCC -> target CPU
+        self.commands_executed = 0
+        """Queue slots executed so far, failed ones included (a work counter, not state)."""
 
     # -- public state --------------------------------------------------------------------------
 
@@ -174,6 +181,108 @@ class Its(RegisterFrame):
     @property
     def collection_table(self) -> TableGeometry:
         return self._collection_table
+
+    # -- save and restore ----------------------------------------------------------------------
+
+    def save(self, *, include_memory: bool = False) -> dict[str, object]:
+        """Everything needed to rebuild this ITS elsewhere, as JSON-ready data.
+
+        What a VMM migrates: the configuration and error policy; the ITS registers (GITS_CTLR
+        Enabled, GITS_CBASER, GITS_CWRITER, GITS_CREADR with Stalled, GITS_BASER0..7); the
+        collections held inside the ITS (HCC); per redistributor GICR_CTLR.EnableLPIs,
+        GICR_PROPBASER, GICR_PENDBASER, the pending LPIs and the cached property bytes (hidden
+        state that decides what INV/INVALL would change); per CPU interface the acknowledged,
+        not yet EOId LPIs. The device table, ITTs and collection table are in guest memory, as
+        is every pending bit (written through), so they travel with the memory: pass
+        ``include_memory=True`` to put it in the state too (backed ranges and non-zero pages).
+
+        The error log is not state of the device: a restored ITS starts with an empty log.
+        Saving changes nothing, so it may happen at any point, even with the queue stalled.
+        """
+        state: dict[str, object] = {
+            "format": SAVE_FORMAT,
+            "config": {**asdict(self.config), "error_policy": self.config.error_policy.value},
+            "policy": self._policy.value,
+            "its": {
+                "enabled": self._enabled,
+                "cbaser": self._cbaser,
+                "cwriter": self._cwriter,
+                "creadr": self._creadr,
+                "stalled": self._stalled,
+                "basers": list(self._basers),
+                "held_collections": [
+                    [icid, cpu] for icid, cpu in sorted(self._held_collections.items())
+                ],
+            },
+            "redistributors": [
+                {**rd.save_state(), "outstanding": list(cpu.outstanding)}
+                for rd, cpu in zip(self.redistributors, self.cpus, strict=True)
+            ],
+        }
+        if include_memory:
+            state["memory"] = self.memory.save()
+        return state
+
+    @classmethod
+    def restore(cls, state: object, memory: GuestMemory | None = None) -> Its:
+        """A new ITS in exactly the state :meth:`save` captured, on ``memory``.
+
+        ``memory`` is the guest memory as it was at the save (a VMM restores it first);
+        without it the state must carry ``memory`` (``save(include_memory=True)``). Nothing
+        runs and nothing is read from memory: the restored ITS continues as the saved one
+        would have, register for register and LPI for LPI. Raises ``ValueError`` with a
+        one-line reason for data that is not a save of this format.
+        """
+        data = _mapping(state, "the saved state")
+        if data.get("format") != SAVE_FORMAT:
+            raise ValueError(f"the saved state's format is not {SAVE_FORMAT!r}")
+        try:
+            config = ItsConfig(**_mapping(data.get("config"), "config"))  # type: ignore[arg-type]
+        except TypeError as exc:
+            raise ValueError(f"saved config: {exc}") from None
+        if memory is None:
+            if "memory" not in data:
+                raise ValueError("the saved state has no memory: pass the guest memory")
+            memory = GuestMemory.restore(data["memory"])
+        its = cls(config, memory)
+        its.policy = str(data.get("policy"))
+        regs = _mapping(data.get("its"), "its")
+        basers = regs.get("basers")
+        if not isinstance(basers, list) or len(basers) != NUM_BASERS:
+            raise ValueError(f"saved its.basers must be a list of {NUM_BASERS} integers")
+        its._basers = [sanitize_baser(n, _integer(v, f"basers[{n}]")) for n, v in enumerate(basers)]
+        its._device_table = its._geometry(0)
+        its._collection_table = its._geometry(1)
+        its._cbaser = _integer(regs.get("cbaser"), "cbaser") & CBASER_WRITABLE
+        its._queue = CommandQueue.from_cbaser(its._cbaser)
+        its._cwriter = _integer(regs.get("cwriter"), "cwriter") & QUEUE_OFFSET_MASK
+        creadr = _integer(regs.get("creadr"), "creadr")
+        if creadr & ~QUEUE_OFFSET_MASK or (its._queue.valid and creadr >= its._queue.size):
+            raise ValueError(f"saved creadr {creadr:#x} is not a command offset inside the queue")
+        its._creadr = creadr
+        its._stalled = _flag(regs.get("stalled"), "stalled")
+        its._enabled = _flag(regs.get("enabled"), "enabled")
+        held = regs.get("held_collections")
+        if not isinstance(held, list):
+            raise ValueError("saved its.held_collections must be a list of [icid, cpu]")
+        for item in held:
+            if not (isinstance(item, list) and len(item) == 2):
+                raise ValueError("saved its.held_collections must be a list of [icid, cpu]")
+            icid, target = (_integer(v, "held collection") for v in item)
+            if not (icid < config.hcc and target < config.num_cpus):
+                raise ValueError(f"saved held collection {icid} -> cpu {target} is out of range")
+            its._held_collections[icid] = target
+        rds = data.get("redistributors")
+        if not isinstance(rds, list) or len(rds) != config.num_cpus:
+            raise ValueError(f"saved redistributors must be a list of {config.num_cpus}")
+        for rd, cpu, saved in zip(its.redistributors, its.cpus, rds, strict=True):
+            saved = _mapping(saved, f"redistributor {rd.cpu}")
+            rd.load_state(saved)
+            outstanding = saved.get("outstanding")
+            if not isinstance(outstanding, list):
+                raise ValueError(f"saved redistributor {rd.cpu}: outstanding must be a list")
+            cpu.outstanding = [_integer(v, "outstanding INTID") for v in outstanding]
+        return its
 
     # -- register frame ------------------------------------------------------------------------
 
@@ -356,6 +465,7 @@ class Its(RegisterFrame):
             return
         # CREADR < size always holds (CBASER writes zero it), so this ends within size/32 steps.
         while self._creadr != self._cwriter:
+            self.commands_executed += 1
             if not self._execute_slot(self._creadr) and self._policy is ErrorPolicy.STALL:
                 self._stalled = True
                 return
@@ -628,3 +738,21 @@ class Its(RegisterFrame):
 
 def _fault_reason(fault: MemoryFault) -> str:
     return f"guest memory at {fault.address:#x} (+{fault.size}) is not backed"
+
+
+def _mapping(value: object, what: str) -> dict[str, object]:
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise ValueError(f"{what} must be a mapping")
+    return value
+
+
+def _integer(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 64:
+        raise ValueError(f"saved {what} must be an unsigned 64-bit integer, got {value!r}")
+    return value
+
+
+def _flag(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"saved {what} must be true or false, got {value!r}")
+    return value

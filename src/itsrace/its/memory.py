@@ -5,12 +5,18 @@ granted in 4 KiB pages, zero-filled. Every access is bounds-checked before anyth
 changed: an access that touches any unbacked byte raises :class:`MemoryFault` and has no
 effect, so a write is all-or-nothing.
 
+Backing is lazy: :meth:`GuestMemory.map` only records the range, and a page gets host memory
+the first time it is written (a backed page never written reads as zeros). So backing a
+terabyte, or an ITT for 2**32 events, costs a few bytes of bookkeeping; host memory grows
+with what the guest writes, not with what it maps.
+
 ``MemoryFault`` is the "external abort" of this model. The ITS and the redistributors catch it
 and record a ``TABLE_FAULT`` or ``COMMAND_FAULT`` error; it never escapes their operations.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 
 PAGE_SHIFT = 12
@@ -50,6 +56,10 @@ class GuestMemory:
 
     def __init__(self) -> None:
         self._pages: dict[int, bytearray] = {}
+        """Pages that were written (materialized), by page number."""
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        """Backed page-number ranges ``[start, end)``: sorted, disjoint, never adjacent."""
 
     # -- backing -------------------------------------------------------------------------------
 
@@ -63,10 +73,15 @@ class GuestMemory:
         if size <= 0 or base < 0 or base + size > PA_LIMIT:
             raise ValueError(f"cannot back [{base:#x}, +{size:#x}): outside the 52-bit PA space")
         first = base >> PAGE_SHIFT
-        last = (base + size - 1) >> PAGE_SHIFT
-        for page in range(first, last + 1):
-            if page not in self._pages:
-                self._pages[page] = bytearray(PAGE_SIZE)
+        end = ((base + size - 1) >> PAGE_SHIFT) + 1
+        # Merge [first, end) with every range it overlaps or touches.
+        low = bisect.bisect_left(self._ends, first)
+        high = bisect.bisect_right(self._starts, end)
+        if low < high:
+            first = min(first, self._starts[low])
+            end = max(end, self._ends[high - 1])
+        self._starts[low:high] = [first]
+        self._ends[low:high] = [end]
 
     def is_backed(self, address: int, size: int = 1) -> bool:
         """True if every byte of ``[address, address + size)`` is backed."""
@@ -74,23 +89,67 @@ class GuestMemory:
             return False
         first = address >> PAGE_SHIFT
         last = (address + size - 1) >> PAGE_SHIFT
-        return all(page in self._pages for page in range(first, last + 1))
+        index = bisect.bisect_right(self._starts, first) - 1
+        return index >= 0 and last < self._ends[index]
 
     def backed_ranges(self) -> list[tuple[int, int]]:
-        """The backed memory as sorted, merged ``(start, end)`` half-open ranges."""
-        ranges: list[tuple[int, int]] = []
-        for page in sorted(self._pages):
-            start = page << PAGE_SHIFT
-            if ranges and ranges[-1][1] == start:
-                ranges[-1] = (ranges[-1][0], start + PAGE_SIZE)
-            else:
-                ranges.append((start, start + PAGE_SIZE))
-        return ranges
+        """The backed memory as sorted, merged ``(start, end)`` half-open byte ranges."""
+        return [
+            (start << PAGE_SHIFT, end << PAGE_SHIFT)
+            for start, end in zip(self._starts, self._ends, strict=True)
+        ]
 
     def pages(self) -> Iterator[tuple[int, bytes]]:
-        """Each backed page as ``(base address, copy of its contents)``, in address order."""
+        """Each backed page holding a non-zero byte, as ``(base address, copy of its
+        contents)``, in address order. Every other backed page reads as zeros, so two memories
+        with the same :meth:`backed_ranges` and the same ``pages()`` read the same everywhere
+        (whatever was written to make them so)."""
         for page in sorted(self._pages):
-            yield page << PAGE_SHIFT, bytes(self._pages[page])
+            data = self._pages[page]
+            if data.count(0) != PAGE_SIZE:
+                yield page << PAGE_SHIFT, bytes(data)
+
+    def save(self) -> dict[str, object]:
+        """The memory as JSON-ready data: backed ranges and the non-zero pages (hex).
+
+        ``GuestMemory.restore(memory.save())`` reads the same everywhere as ``memory``.
+        """
+        return {
+            "ranges": [[start, end] for start, end in self.backed_ranges()],
+            "pages": [[base, data.hex()] for base, data in self.pages()],
+        }
+
+    @classmethod
+    def restore(cls, state: object) -> GuestMemory:
+        """Memory from :meth:`save`'s data. Raises ``ValueError`` naming what is malformed."""
+        if not isinstance(state, dict) or set(state) != {"ranges", "pages"}:
+            raise ValueError("saved memory must be a mapping with 'ranges' and 'pages'")
+        memory = cls()
+        for item in _pairs(state["ranges"], "memory range"):
+            start, end = item
+            if not (isinstance(start, int) and isinstance(end, int)) or start >= end:
+                raise ValueError(f"saved memory range {item!r} is not [start, end)")
+            memory.map(start, end - start)
+        for item in _pairs(state["pages"], "memory page"):
+            base, text = item
+            if not isinstance(base, int) or base % PAGE_SIZE or not isinstance(text, str):
+                raise ValueError(f"saved memory page at {base!r} is not [page address, hex]")
+            try:
+                data = bytes.fromhex(text)
+            except ValueError:
+                raise ValueError(f"saved memory page at {base:#x} is not hex") from None
+            if len(data) != PAGE_SIZE or not memory.is_backed(base, PAGE_SIZE):
+                raise ValueError(f"saved memory page at {base:#x} is not a whole backed page")
+            memory.write_bytes(base, data)
+        return memory
+
+    def copy(self) -> GuestMemory:
+        """An independent copy: same backing, same contents (what a VMM migrates)."""
+        other = type(self)()
+        other._starts = list(self._starts)
+        other._ends = list(self._ends)
+        other._pages = {page: bytearray(data) for page, data in self._pages.items()}
+        return other
 
     # -- byte ranges ---------------------------------------------------------------------------
 
@@ -103,7 +162,9 @@ class GuestMemory:
             # The common case: the access stays inside one page.
             page = self._pages.get(address >> PAGE_SHIFT)
             if page is None:
-                raise MemoryFault(address, size)
+                if not self.is_backed(address, size):
+                    raise MemoryFault(address, size)
+                return bytes(size)  # backed, never written: zeros
             return bytes(page[offset : offset + size])
         self._check(address, size)
         return b"".join(self._chunks(address, size))
@@ -117,7 +178,9 @@ class GuestMemory:
         if offset + size <= PAGE_SIZE and address >= 0:
             page = self._pages.get(address >> PAGE_SHIFT)
             if page is None:
-                raise MemoryFault(address, size)
+                if not self.is_backed(address, size):
+                    raise MemoryFault(address, size)
+                page = self._pages[address >> PAGE_SHIFT] = bytearray(PAGE_SIZE)
             page[offset : offset + size] = data
             return
         self._check(address, size)
@@ -126,7 +189,7 @@ class GuestMemory:
             addr = address + done
             offset = addr & (PAGE_SIZE - 1)
             count = min(PAGE_SIZE - offset, size - done)
-            self._pages[addr >> PAGE_SHIFT][offset : offset + count] = data[done : done + count]
+            self._page(addr >> PAGE_SHIFT)[offset : offset + count] = data[done : done + count]
             done += count
 
     # -- little-endian scalars -----------------------------------------------------------------
@@ -170,11 +233,27 @@ class GuestMemory:
         if not self.is_backed(address, size):
             raise MemoryFault(address, size)
 
+    def _page(self, number: int) -> bytearray:
+        """The host bytes of backed page ``number``, materializing it on first use."""
+        page = self._pages.get(number)
+        if page is None:
+            page = self._pages[number] = bytearray(PAGE_SIZE)
+        return page
+
     def _chunks(self, address: int, size: int) -> Iterator[bytes]:
         done = 0
         while done < size:
             addr = address + done
             offset = addr & (PAGE_SIZE - 1)
             count = min(PAGE_SIZE - offset, size - done)
-            yield bytes(self._pages[addr >> PAGE_SHIFT][offset : offset + count])
+            page = self._pages.get(addr >> PAGE_SHIFT)
+            yield bytes(count) if page is None else bytes(page[offset : offset + count])
             done += count
+
+
+def _pairs(value: object, what: str) -> list[list[object]]:
+    if not isinstance(value, list) or not all(
+        isinstance(item, list) and len(item) == 2 for item in value
+    ):
+        raise ValueError(f"saved {what}s must be a list of pairs")
+    return value

@@ -32,7 +32,17 @@ One statement per line; ``#`` starts a comment; numbers take any Python integer 
                                                ``expect no-error``
 ``expect no-error``                            fail if any error was logged since then
 ``expect read REG VALUE [cpu=N] [size=4|8]``   fail unless the register reads VALUE
+``save``                                       snapshot the ITS, redistributors and guest memory
+                                               (:meth:`Its.save`, through JSON)
+``restore``                                    replace the ITS by a fresh one restored from the
+                                               last ``save`` (a migration when it follows the
+                                               ``save`` directly)
 =============================================  ==================================================
+
+Limits. A script is a regular UTF-8 file of at most 1 MiB; numbers fit in 64 bits; ``cpus``
+is at most 256; one ``mem`` backs at most 4 GiB; ``setup queue_pages`` is 1..256. A script
+asking for more is refused, with its line, before anything runs (exit status 2). Backing is
+lazy, so ``cmd MAPD`` may take any Size the ITS accepts: its ITT costs address space only.
 
 The output has one line per event, prefixed by the script line that caused it: MSIs and where
 they went, acknowledged LPIs, register reads, every error the ITS logged, failed expectations,
@@ -45,7 +55,11 @@ one line and exit status 2); so does one that cannot be carried out (``prop`` be
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TextIO
@@ -55,12 +69,66 @@ from itsrace.its.config import SPURIOUS, ErrorPolicy, ItsConfig
 from itsrace.its.driver import DriverError, GuestDriver
 from itsrace.its.errors import ErrorCode
 from itsrace.its.its import Its
-from itsrace.its.memory import MemoryFault
+from itsrace.its.memory import PA_LIMIT, MemoryFault
 from itsrace.its.registers import GICR_REGISTERS, GITS_TRANSLATER, ITS_FRAME_SIZE, ITS_REGISTERS
+
+MAX_SCRIPT_BYTES = 1 << 20
+"""A script file may hold at most 1 MiB; :func:`load_script` reads no more than that (+1)."""
+MAX_CPUS = 256
+"""``cpus N`` may ask for at most 256 CPUs (``ItsConfig`` itself allows 65536)."""
+MAX_MEM_BYTES = 1 << 32
+"""One ``mem`` statement may back at most 4 GiB (backing is lazy, but a script has no use
+for more, and a typo should not silently map a terabyte)."""
+MAX_NUMBER_BITS = 64
+"""Every number in a script must fit in 64 bits (no register or field is wider)."""
+MAX_COMMAND_SLOTS = 1_000_000
+"""A run may make the ITS execute at most a million command-queue slots (a few seconds of
+work); a script that drives it further is stopped with :class:`ScriptLimitError`."""
+MAX_QUEUE_PAGES = 256
+"""``setup queue_pages=N``: GITS_CBASER.Size is 8 bits, so 1..256 pages of 4 KiB."""
 
 CONFIG_KEYS = ("devbits", "idbits", "intid_bits", "cidbits", "ite_size", "pta", "hcc")
 PAGE_NAMES = {"4k": 0x1000, "16k": 0x4000, "64k": 0x1_0000}
 _CONFIGURING = {"cpus", "config", "policy"}
+
+
+class ScriptInputError(Exception):
+    """A script file that cannot be used at all: not a regular file, too big, not UTF-8.
+
+    ``str()`` is a short reason; the CLI prints ``cannot read FILE: reason``.
+    """
+
+
+def load_script(path: str) -> str:
+    """Read a script file safely: a regular file of at most :data:`MAX_SCRIPT_BYTES`, UTF-8.
+
+    Opens without blocking (a FIFO is refused, not waited on), checks the opened file is a
+    regular one (``/dev/zero``, a directory or a terminal are refused before reading), and
+    reads at most ``MAX_SCRIPT_BYTES + 1`` bytes. Raises :class:`ScriptInputError` with a
+    one-line reason, or ``OSError`` when the file cannot be opened.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        mode = os.fstat(file.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise ScriptInputError("it is a directory; give the path of a script file")
+        if not stat.S_ISREG(mode):
+            raise ScriptInputError(
+                "not a regular file (devices, pipes and sockets are refused; save the "
+                "script to a file first)"
+            )
+        data = file.read(MAX_SCRIPT_BYTES + 1)
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise ScriptInputError(
+            f"larger than {MAX_SCRIPT_BYTES // 1024} KiB, the limit for a script; split it"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScriptInputError(
+            f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
+            "save the script as UTF-8"
+        ) from None
 
 
 class ScriptError(Exception):
@@ -70,6 +138,10 @@ class ScriptError(Exception):
         super().__init__(f"{line}: {message}")
         self.line = line
         self.message = message
+
+
+class ScriptLimitError(ScriptError):
+    """The run reached a work limit (:data:`MAX_COMMAND_SLOTS`); the CLI exits with status 3."""
 
 
 @dataclass
@@ -92,10 +164,27 @@ class _Runner:
         self.out = out
         self.line = 0
         self.result = ScriptResult(0, its=self.its)
-        self.error_mark = 0  # the log length at the last `expect error`/`expect no-error`
+        self.snapshot: str | None = None
+        """The last ``save``: the ITS state with guest memory, as JSON text."""
+        self.errors_before_restore = 0
+        self.commands_before_restore = 0
+        self.error_counts: Counter[ErrorCode] = Counter()
+        """Errors logged per code at the last ``expect error``/``expect no-error``."""
 
     def say(self, text: str) -> None:
         print(f"{self.line:>4}  {text}", file=self.out)
+
+    def save(self) -> None:
+        self.snapshot = json.dumps(self.its.save(include_memory=True))
+
+    def restore(self) -> None:
+        assert self.snapshot is not None  # the parser refuses a restore before any save
+        self.errors_before_restore += self.its.errors.recorded
+        self.commands_before_restore += self.its.commands_executed
+        self.its = Its.restore(json.loads(self.snapshot))
+        self.driver.its = self.its
+        self.result.its = self.its
+        self.error_counts = Counter()
 
     def fail(self, text: str) -> None:
         self.result.failed_expectations += 1
@@ -127,10 +216,15 @@ class _Statement:
         return ScriptError(self.line, message)
 
     def number(self, text: str, what: str) -> int:
+        if len(text) > 80:
+            raise self.error(f"{what} must be a number of at most 64 bits, got {text[:20]!r}...")
         try:
-            return int(text, 0)
+            value = int(text, 0)
         except ValueError:
             raise self.error(f"{what} must be a number, got {text!r}") from None
+        if abs(value) >> MAX_NUMBER_BITS:
+            raise self.error(f"{what} must fit in {MAX_NUMBER_BITS} bits, got {text}")
+        return value
 
     def option(self, key: str, default: int | None = None) -> int:
         if key not in self.options:
@@ -157,6 +251,7 @@ class _Parser:
     def __init__(self) -> None:
         self.config = ItsConfig()
         self.started = False  # a statement other than cpus/config/policy has been seen
+        self.saved = False  # a `save` has been seen
 
     def parse(self, text: str) -> list[tuple[int, Action]]:
         actions: list[tuple[int, Action]] = []
@@ -216,7 +311,10 @@ def _split(number: int, raw: str) -> _Statement | None:
 def _cpus(parser: _Parser, st: _Statement) -> None:
     st.expect_words(1)
     st.expect_options()
-    parser.reconfigure(st, num_cpus=st.number(st.words[0], "the CPU count"))
+    count = st.number(st.words[0], "the CPU count")
+    if count > MAX_CPUS:
+        raise st.error(f"cpus {count} is more than a script may ask for (at most {MAX_CPUS})")
+    parser.reconfigure(st, num_cpus=count)
 
 
 def _config(parser: _Parser, st: _Statement) -> None:
@@ -251,7 +349,11 @@ def _setup(parser: _Parser, st: _Statement) -> Action:
     indirect = bool(st.option("indirect", 0))
     page_text = st.options.get("page", "64k").lower()
     page = PAGE_NAMES.get(page_text) or st.number(page_text, "page")
+    if page not in PAGE_NAMES.values():
+        raise st.error(f"page size must be one of 4k, 16k, 64k (got {page:#x})")
     queue_pages = st.option("queue_pages", 16)
+    if not 1 <= queue_pages <= MAX_QUEUE_PAGES:
+        raise st.error(f"queue_pages must be in [1, {MAX_QUEUE_PAGES}], got {queue_pages}")
 
     def run(runner: _Runner) -> None:
         runner.driver.setup(indirect=indirect, page_size=page, queue_pages=queue_pages)
@@ -264,6 +366,13 @@ def _mem(parser: _Parser, st: _Statement) -> Action:
     st.expect_options()
     base = st.number(st.words[0], "the address")
     size = st.number(st.words[1], "the size")
+    if size <= 0 or base < 0 or base + size > PA_LIMIT:
+        raise st.error(f"cannot back [{base:#x}, +{size:#x}): outside the 52-bit PA space")
+    if size > MAX_MEM_BYTES:
+        raise st.error(
+            f"mem asks for {size:#x} bytes; one mem statement may back at most "
+            f"{MAX_MEM_BYTES:#x} (4 GiB): map only what the tables and ITTs need"
+        )
 
     def run(runner: _Runner) -> None:
         runner.its.memory.map(base, size)
@@ -341,6 +450,10 @@ def _cmd(parser: _Parser, st: _Statement) -> Action:
         command = parse_command(text + (" itt=0" if wants_itt else ""))
     except CommandSyntaxError as exc:
         raise st.error(str(exc)) from None
+    if isinstance(command, MAPD) and (not command.valid or command.size >= parser.config.idbits):
+        # Nothing to allocate: V=0 needs no ITT, and the ITS refuses a Size beyond
+        # GITS_TYPER.IDbits (MAPD_ITTSIZE_OOR) before it would ever use one.
+        wants_itt = False
 
     def run(runner: _Runner) -> None:
         to_send = command
@@ -468,9 +581,9 @@ def _expect_error(parser: _Parser, st: _Statement) -> Action:
     code = ErrorCode[name]
 
     def run(runner: _Runner) -> None:
-        recent = runner.its.errors.since(runner.error_mark)
-        runner.error_mark = len(runner.its.errors)
-        if all(error.code is not code for error in recent):
+        counts = runner.its.errors.counts()
+        before, runner.error_counts = runner.error_counts, counts
+        if counts[code] <= before[code]:
             runner.fail(f"expect error {name}: not logged")
 
     return run
@@ -481,10 +594,11 @@ def _expect_no_error(parser: _Parser, st: _Statement) -> Action:
     st.expect_options()
 
     def run(runner: _Runner) -> None:
-        recent = runner.its.errors.since(runner.error_mark)
-        runner.error_mark = len(runner.its.errors)
-        if recent:
-            runner.fail(f"expect no-error: {len(recent)} error(s) logged")
+        counts = runner.its.errors.counts()
+        before, runner.error_counts = runner.error_counts, counts
+        logged = (counts - before).total()
+        if logged:
+            runner.fail(f"expect no-error: {logged} error(s) logged")
 
     return run
 
@@ -504,6 +618,31 @@ def _expect_read(parser: _Parser, st: _Statement) -> Action:
     return run
 
 
+def _save(parser: _Parser, st: _Statement) -> Action:
+    st.expect_words(0)
+    st.expect_options()
+    parser.saved = True
+
+    def run(runner: _Runner) -> None:
+        runner.save()
+        runner.say("saved the ITS, its redistributors and guest memory")
+
+    return run
+
+
+def _restore(parser: _Parser, st: _Statement) -> Action:
+    st.expect_words(0)
+    st.expect_options()
+    if not parser.saved:
+        raise st.error("'restore' needs an earlier 'save'")
+
+    def run(runner: _Runner) -> None:
+        runner.restore()
+        runner.say("restored the last save into a fresh ITS (its error log starts empty)")
+
+    return run
+
+
 _VERBS: dict[str, Callable[[_Parser, _Statement], Action | None]] = {
     "cpus": _cpus,
     "config": _config,
@@ -519,37 +658,61 @@ _VERBS: dict[str, Callable[[_Parser, _Statement], Action | None]] = {
     "eoi": _eoi,
     "retry": _retry,
     "expect": _expect,
+    "save": _save,
+    "restore": _restore,
 }
 
 
 # -- running -----------------------------------------------------------------------------------
 
 
-def run_script(text: str, out: TextIO | None = None) -> ScriptResult:
+def run_script(
+    text: str, out: TextIO | None = None, *, max_commands: int | None = None
+) -> ScriptResult:
     """Parse and run a script, printing its events to ``out`` (stdout by default).
 
     Returns a :class:`ScriptResult` whose ``exit_status`` is 0, or 1 if an ``expect`` failed.
     Raises :class:`ScriptError` for a statement that cannot be parsed (before anything runs)
-    or carried out.
+    or carried out, and :class:`ScriptLimitError` (after printing what ran) once the ITS has
+    executed more than ``max_commands`` queue slots (default :data:`MAX_COMMAND_SLOTS`).
     """
+    budget = MAX_COMMAND_SLOTS if max_commands is None else max_commands
     out = sys.stdout if out is None else out
     parser = _Parser()
     actions = parser.parse(text)
     runner = _Runner(parser.config, out)
     for line, action in actions:
         runner.line = line
-        mark = len(runner.its.errors)
+        log = runner.its.errors
+        mark = log.mark()
         try:
             action(runner)
         except (DriverError, MemoryFault, ValueError) as exc:
             raise ScriptError(line, str(exc)) from None
-        for error in runner.its.errors.since(mark):
+        if runner.its.errors is not log:
+            mark = 0  # restored: a new, empty log
+        shown = runner.its.errors.since(mark)
+        missed = runner.its.errors.mark() - mark - len(shown)
+        if missed:
+            runner.say(
+                f"... {missed} earlier error(s) of this line not shown "
+                f"(the error log keeps the last {runner.its.errors.limit})"
+            )
+        for error in shown:
             runner.say(f"error {error}")
+        executed = runner.commands_before_restore + runner.its.commands_executed
+        if executed > budget:
+            raise ScriptLimitError(
+                line,
+                f"limit: the script made the ITS execute {executed} command slots, more than "
+                f"the {budget} a script may; queue fewer commands (an unbacked or "
+                "wrapping queue runs up to 32768 slots per GITS_CWRITER write)",
+            )
     result = runner.result
     failed = result.failed_expectations
     print(
         f"summary: {len(result.acknowledged)} LPI(s) acknowledged, "
-        f"{len(runner.its.errors)} error(s) logged, {failed} expectation(s) failed",
+        f"{runner.errors_before_restore + runner.its.errors.recorded} error(s) logged, {failed} expectation(s) failed",
         file=out,
     )
     result.exit_status = 1 if failed else 0
