@@ -16,7 +16,7 @@ PKG = SRC / "itsrace"
 LAYERS: list[tuple[str, ...]] = [
     ("itsrace",),  # the package's __init__: its version only
     ("itsrace.its",),
-    ("itsrace.engine.errors",),
+    ("itsrace.engine.errors", "itsrace.engine.files"),
     ("itsrace.engine.lang",),
     ("itsrace.engine.explore",),
     ("itsrace.engine.reduce",),

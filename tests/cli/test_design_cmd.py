@@ -86,7 +86,7 @@ def test_show_a_shipped_design_and_a_base(capsys: pytest.CaptureFixture[str]) ->
     (["design", "new", "x.py", "--base", "xen-4.10"], "--override"),
     (["design", "show", "nope"], "unknown design 'nope'"),
     (["design", "show", "missing.py"], "no such design file"),
-    (["design"], "say 'new' or 'show'"),
+    (["design"], "name an action: new or show"),
 ])
 def test_bad_input_is_one_line(tmp_path: Path, argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     cwd = os.getcwd()

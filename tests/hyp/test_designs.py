@@ -148,7 +148,7 @@ def test_a_helper_that_raises_while_checking_is_one_line(tmp_path: Path, body: s
     ("DESIGN.var('x', bool, 'NQQ')", "state variable x: 'NQQ' is not a constant of the model"),
     ("DESIGN.var('x', lambda K: range(K['nope']))", "state variable x: 'nope' is not a constant"),
     ("DESIGN.var('x', range(2), init=5)", "state variable x:"),
-    ("DESIGN.var('p_irq', bool, 'NQ')", "state variable p_irq:"),
+    ("DESIGN.var('p_irq', bool, 'NQ')", "state variable p_irq already exists in xen-4.10"),
 ])
 def test_a_bad_state_variable_is_one_line(tmp_path: Path, line: str, needle: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,12 +16,16 @@ file is Python and runs with your rights. ``itsrace matrix`` checks several desi
 
 Exit status: 0 every property holds on the whole state space (of every scenario), 1 a property
 is violated, 2 bad input (unknown name, broken scenario or design file), 3 inconclusive (a limit
-from ``--max-states``/``--max-seconds`` stopped a search; no violation was found before it).
+from ``--max-states``/``--max-seconds``/``--max-memory``, running out of memory, or Ctrl-C
+stopped a search before it found a violation). A search stopped *after* finding a violation
+exits 1: the counterexample is real whatever the search did not reach; the ``inconclusive:``
+line says what was left unexplored.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -89,7 +93,7 @@ def recorded_design(design: Any, design_arg: str | None) -> str:
 def check_one(design: Any, scenario: Any, opts: SearchOptions,
               design_arg: str | None = None) -> tuple[Any, Any, float]:
     """Build and check; returns (model, result, seconds including the build)."""
-    from itsrace.engine import ModelError
+    from itsrace.engine import ModelError, compile_model
     from itsrace.engine.lang.spec import ModelSpec
     from itsrace.hyp import build_model
     from itsrace.hyp.design import DesignError
@@ -98,6 +102,10 @@ def check_one(design: Any, scenario: Any, opts: SearchOptions,
     start = time.monotonic()
     try:
         model = build_model(design, scenario)
+        asked = opts.max_seconds
+        if asked is not None:  # --max-seconds bounds the whole check, compiling included
+            compile_model(model)
+            opts = dataclasses.replace(opts, max_seconds=max(asked - (time.monotonic() - start), 1e-3))
     except (ScenarioError, DesignError, ModelError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     # worker processes rebuild the model from names (a design file is passed by its path)
@@ -107,6 +115,8 @@ def check_one(design: Any, scenario: Any, opts: SearchOptions,
         result = run_search(model, spec, opts, stop_on_violation=False, progress=False)
     except ModelError as exc:
         raise UsageError(f"model error: {exc}") from None
+    if asked is not None and result.reason.startswith("time limit"):
+        result.reason = f"time limit {asked:g} s reached (building and compiling the model included)"
     return model, result, time.monotonic() - start
 
 

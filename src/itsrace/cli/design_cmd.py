@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
     show = sub.add_parser("show", help="print a design as a unified diff against its base")
     show.add_argument("design", metavar="NAME|FILE.py")
     show.set_defaults(func=run_show)
-    parser.set_defaults(func=lambda args: parser.error("say 'new' or 'show'"))
+    parser.set_defaults(func=lambda args: parser.error("name an action: new or show"))
 
 
 def run_new(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import argparse
 import sys
 from typing import Any
 
-from itsrace.cli.common import EXIT_BAD_INPUT, EXIT_INCONCLUSIVE, OneLineParser, UsageError
+from itsrace.cli.common import EXIT_INCONCLUSIVE, OneLineParser, UsageError
 from itsrace.its.script import (
     ScriptError,
     ScriptInputError,
@@ -64,5 +64,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_BAD_INPUT
+    parser.error("name an action: run")

@@ -40,8 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_BAD_INPUT
+        names = ", ".join(sorted(sub.split("_")[0] for sub in _SUBCOMMANDS))
+        parser.error(f"name a command: {names}")
     try:
         return int(args.func(args))
     except UsageError as exc:

@@ -1,7 +1,7 @@
 """Search options shared by ``itsrace bench`` and ``itsrace check``: one place that maps flags to
 the engine's search functions.
 
-    --dfs --fingerprints --max-states N --max-seconds S      the sequential search
+    --dfs --fingerprints --max-states N --max-seconds S --max-memory MIB   the sequential search
     --symmetry fast|exact --por --sleep                      reductions (docs/reductions.md)
     --workers N [--backend processes|ray] [--ray-address A]  parallel search (docs/parallel.md)
     --swarm SECONDS                                          random diversified search (never "pass")
@@ -14,6 +14,7 @@ silently ignored.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ class SearchOptions:
     fingerprints: bool = False
     max_states: int | None = None
     max_seconds: float | None = None
+    max_memory: int | None = None  # bytes
     symmetry: str | None = None  # None | "fast" | "exact"
     por: bool = False
     sleep: bool = False
@@ -48,6 +50,7 @@ class SearchOptions:
             fingerprints=getattr(args, "fingerprints", False),
             max_states=getattr(args, "max_states", None),
             max_seconds=getattr(args, "max_seconds", None),
+            max_memory=_mib(getattr(args, "max_memory", None)),
             symmetry=getattr(args, "symmetry", None),
             por=getattr(args, "por", False),
             sleep=getattr(args, "sleep", False),
@@ -65,8 +68,12 @@ class SearchOptions:
     def validate(self) -> None:
         if self.max_states is not None and self.max_states < 1:
             raise UsageError("--max-states must be at least 1")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise UsageError("--max-seconds must be positive")
+        if self.max_seconds is not None and not (self.max_seconds > 0 and math.isfinite(self.max_seconds)):
+            raise UsageError("--max-seconds must be a positive number of seconds")
+        if self.max_memory is not None and self.max_memory < 1:
+            raise UsageError("--max-memory must be a positive number of MiB")
+        if not (self.checkpoint_every > 0 and math.isfinite(self.checkpoint_every)):
+            raise UsageError("--checkpoint-every must be a positive number of seconds")
         if self.workers < 1:
             raise UsageError("--workers must be at least 1")
         if self.swarm is not None and not self.swarm > 0:
@@ -109,7 +116,7 @@ class SearchOptions:
         return ", ".join(parts)
 
     def limits(self) -> Limits:
-        return Limits(max_states=self.max_states, max_seconds=self.max_seconds)
+        return Limits(max_states=self.max_states, max_seconds=self.max_seconds, max_memory=self.max_memory)
 
 
 def add_search_flags(parser: argparse.ArgumentParser) -> None:
@@ -118,7 +125,10 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dfs", action="store_true", help="depth-first instead of breadth-first")
     group.add_argument("--fingerprints", action="store_true", help="store 64-bit keys instead of states")
     group.add_argument("--max-states", type=int, metavar="N", help="stop (inconclusive) after about N states")
-    group.add_argument("--max-seconds", type=float, metavar="S", help="stop (inconclusive) after about S seconds")
+    group.add_argument("--max-seconds", type=float, metavar="S",
+                       help="stop (inconclusive) after about S seconds, building the model included")
+    group.add_argument("--max-memory", type=float, metavar="MIB",
+                       help="stop (inconclusive) when the process's resident memory reaches MIB mebibytes")
     group.add_argument("--symmetry", choices=("fast", "exact"), help="symmetry reduction over the model's scalarsets")
     group.add_argument("--por", action="store_true", help="partial-order reduction (ample sets)")
     group.add_argument("--sleep", action="store_true",
@@ -163,6 +173,14 @@ def run_search(model: Model, spec: ModelSpec | None, opts: SearchOptions, *,
                            resume=opts.resume)
     except ModelError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _mib(value: float | None) -> int | None:
+    if value is None:
+        return None
+    if not (value > 0 and math.isfinite(value)):
+        raise UsageError("--max-memory must be a positive number of MiB")
+    return int(value * 2**20)
 
 
 def _need_spec(spec: ModelSpec | None, flag: str) -> ModelSpec:

@@ -14,6 +14,7 @@ from typing import Any
 from itsrace.engine import Model, ModelError
 from itsrace.engine.lang.process import finalize
 from itsrace.hyp.design import BaseModel, Design, DesignError, Resolved, StateVar, resolve
+from itsrace.hyp.design import where as design_where
 from itsrace.hyp.lang import specialise
 from itsrace.hyp.properties import PROPERTIES
 from itsrace.hyp.scenario import OP_NAMES, LrStep, Scenario, ScenarioError
@@ -78,6 +79,8 @@ def initial_state(r: Resolved, scenario: Scenario, K: dict[str, Any]) -> dict[st
     ``setup_<kind>`` function (``setup_mapti``, ``setup_lr``, ...)."""
     init = r.base.initial_vars(scenario, K)
     for v in r.vars:
+        if v.name in init:
+            raise DesignError(f"{v.origin}: state variable {v.name} already exists in {r.base.name}")
         init[v.name] = resolve_var(v, K)[2]
     name = scenario.source or scenario.name
     for i, step in enumerate(scenario.setup):
@@ -86,7 +89,12 @@ def initial_state(r: Resolved, scenario: Scenario, K: dict[str, Any]) -> dict[st
         fn = r.setup_function(kind)
         if fn is None:
             raise ScenarioError(f"{where}: only MAPD, MAPC, MAPTI and PROP (and LR) can be setup steps")
-        fn(init, K, step, where)
+        try:
+            fn(init, K, step, where)
+        except ScenarioError:
+            raise
+        except Exception as exc:  # a design's setup function: report it, don't crash
+            raise DesignError(f"{design_where(fn)}: {fn.__name__} failed on {where}: {type(exc).__name__}: {exc}") from None
     return init
 
 

@@ -336,7 +336,12 @@ def load_design_file(path: str | Path, lookup: Callable[[str], Design | BaseMode
     base_ref = design.base_name
     if base_ref.endswith(".py"):
         base_path = (p.parent / base_ref) if not Path(base_ref).is_absolute() else Path(base_ref)
-        design.parent = load_design_file(base_path, lookup, (*loading, real))
+        try:
+            design.parent = load_design_file(base_path, lookup, (*loading, real))
+        except DesignError as exc:
+            if "in a loop" in str(exc):
+                raise
+            raise DesignError(f"{shown}: base '{base_ref}': {exc}") from None
     else:
         try:
             design.parent = lookup(base_ref)

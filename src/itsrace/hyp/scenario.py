@@ -61,6 +61,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from itsrace.engine.files import MIB, InputFileError, read_text_file
+
 # Command opcodes in the model (small integers; each command is the tuple (op, a, b, c, d)).
 NOP, MAPD, MAPC, MAPTI, DISCARD, INT, MOVI, CLEAR, INV, INVALL, SYNC, PROP = range(12)
 OP_NAMES = {
@@ -400,9 +402,9 @@ def load_scenario_file(path: str | Path) -> Scenario:
     """Read a scenario TOML file; any problem is a one-line :class:`ScenarioError`."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario '{path}': {exc.strerror or exc}") from None
+        text = read_text_file(p, "scenario", limit=MIB)
+    except InputFileError as exc:
+        raise ScenarioError(str(exc)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

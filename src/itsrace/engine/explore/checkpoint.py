@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -175,6 +176,7 @@ def save(path: str | os.PathLike[str], header: Header, st: SearchState) -> float
     elif st.parents is not None:
         assert not isinstance(st.visited, np.ndarray)
         arrays["parents"] = parents_array(st.visited, st.parents, bits)
+    check_target(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".itsrace-ckpt-", suffix=".tmp", dir=directory)
     try:
@@ -192,6 +194,28 @@ def save(path: str | os.PathLike[str], header: Header, st: SearchState) -> float
     return time.monotonic() - t0
 
 
+def check_target(path: str | os.PathLike[str]) -> None:
+    """Refuse a checkpoint path that saving would harm or fail on: anything that exists and is
+    not a regular file (a directory, a device node, a FIFO, a symbolic link, which the atomic
+    rename would replace), or a directory that does not exist or cannot be written."""
+    where = os.fspath(path)
+    try:
+        st = os.lstat(where)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise ModelError(f"checkpoint '{where}': {exc.strerror or exc}") from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode)
+                else "not a regular file")
+        raise ModelError(f"checkpoint '{where}' is {kind}: name a new file or an existing checkpoint")
+    directory = os.path.dirname(os.path.abspath(where))
+    if not os.path.isdir(directory):
+        raise ModelError(f"checkpoint '{where}': directory '{directory}' does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ModelError(f"checkpoint '{where}': directory '{directory}' is not writable")
+
+
 def load(path: str | os.PathLike[str], raw: bool = False) -> tuple[Header, SearchState]:
     """Read a checkpoint; a missing, corrupt or foreign file gives a one-line ``ModelError``.
 
@@ -200,6 +224,8 @@ def load(path: str | os.PathLike[str], raw: bool = False) -> tuple[Header, Searc
     try:
         with np.load(path, allow_pickle=False) as npz:
             meta = json.loads(bytes(npz["meta"]).decode())
+            if not isinstance(meta, dict) or not isinstance(meta.get("header"), dict):
+                raise ModelError(f"checkpoint '{path}' is corrupt or not an itsrace checkpoint (its header is not an object)")
             hd = meta["header"]
             if hd.get("format") != FORMAT:
                 raise ModelError(f"'{path}' is not an itsrace checkpoint")
@@ -244,7 +270,7 @@ def load(path: str | os.PathLike[str], raw: bool = False) -> tuple[Header, Searc
         raise ModelError(f"checkpoint '{path}' does not exist") from None
     except OSError as exc:
         raise ModelError(f"cannot read checkpoint '{path}': {exc.strerror or exc}") from None
-    except (zipfile.BadZipFile, ValueError, KeyError, TypeError, EOFError, UnicodeDecodeError) as exc:
+    except (zipfile.BadZipFile, ValueError, KeyError, TypeError, AttributeError, EOFError, UnicodeDecodeError) as exc:
         kind = type(exc).__name__
         raise ModelError(f"checkpoint '{path}' is corrupt or not an itsrace checkpoint ({kind}: {exc})") from None
 
@@ -274,6 +300,7 @@ class Writer:
     writing takes more than about a tenth of the run (the interval grows with the write time)."""
 
     def __init__(self, path: str | os.PathLike[str], header: Header, every: float | None) -> None:
+        check_target(path)  # at the start of the run, not at its first save
         self.path = os.fspath(path)
         self.header = header
         self.every = every
@@ -351,5 +378,5 @@ def maybe_stop_signals(active: bool, sigint: bool = True, sigterm: bool = True) 
 __all__ = [
     "FORMAT", "VERSION", "Header", "SearchState", "StopSignals", "Writer", "array_to_ints", "ints_to_array", "load",
     "parents_array", "parents_list",
-    "maybe_stop_signals", "options_key", "read_header", "save", "verify",
+    "check_target", "maybe_stop_signals", "options_key", "read_header", "save", "verify",
 ]

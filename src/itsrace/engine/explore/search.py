@@ -406,6 +406,10 @@ def check(
         except KeyboardInterrupt:  # no handler installed, or a second Ctrl-C: no consistent checkpoint
             reason, hard_stop = "interrupted", True
             stats.distinct_states = len(parents) if parents is not None else (len(fpset) if fpset else 0)
+        except MemoryError:  # a limit like the others: inconclusive, with what was explored so far
+            nxt = []
+            reason, hard_stop = "out of memory (set --max-memory below what the machine has)", True
+            stats.distinct_states = len(parents) if parents is not None else (len(fpset) if fpset else 0)
         except ModelError:
             raise
         except (Exception, SystemExit) as exc:  # an exception inside generated code is a bug in the model

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from itsrace.engine.errors import ModelError
+from itsrace.engine.files import MIB, InputFileError, read_text_file
 from itsrace.engine.lang.compile import Compiled
 
 TRACE_FORMAT = "itsrace-trace/1"
@@ -73,10 +74,10 @@ class Trace:
     @classmethod
     def load(cls, path: str) -> Trace:
         try:
-            with open(path) as fh:
-                return cls.from_json(fh.read())
-        except OSError as exc:
-            raise ModelError(f"cannot read trace '{path}': {exc.strerror}") from exc
+            text = read_text_file(path, "trace", limit=256 * MIB)
+        except InputFileError as exc:
+            raise ModelError(str(exc)) from None
+        return cls.from_json(text)
 
 
 def _is_int(v: Any) -> bool:
