@@ -88,11 +88,13 @@ from itsrace.engine.scale.partition import (
     Cluster,
     Partition,
     PartitionChoice,
+    StopFlag,
     WorkerError,
     _split_array,
     choose_partition,
     owner_of,
     owners_array,
+    quiet_send,
     split_by_owner,
 )
 from itsrace.engine.scale.ray_backend import RayCluster
@@ -107,27 +109,31 @@ def _worker_main(conn: Connection, spec: dict[str, Any], index: int, n: int, opt
                  stop_event: Any) -> None:
     """Body of a worker process: build the partition, then serve method calls until 'close'."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # a stop, not a crash: no traceback
     try:
         part = Partition(spec, index, n, options)
         part.should_stop = stop_event.is_set
     except BaseException as exc:
-        conn.send(("error", _describe(exc)))
+        quiet_send(conn, ("error", _describe(exc)))
         return
-    conn.send(("ok", None))
+    if not quiet_send(conn, ("ok", None)):
+        return
     while True:
         try:
             method, args = conn.recv()
         except (EOFError, OSError):
             return  # the coordinator went away
         if method == "close":
-            conn.send(("ok", None))
+            quiet_send(conn, ("ok", None))
             return
         try:
             result = getattr(part, method)(*args)
         except BaseException as exc:
-            conn.send(("error", _describe(exc)))
-            continue
-        conn.send(("ok", result))
+            reply = ("error", _describe(exc))
+        else:
+            reply = ("ok", result)
+        if not quiet_send(conn, reply):
+            return  # the coordinator went away while we worked
 
 
 def _describe(exc: BaseException) -> tuple[str, str, str | None, str]:
@@ -178,7 +184,7 @@ class ProcessCluster:
         if method == "forkserver":
             ctx.set_forkserver_preload(["itsrace.engine.scale.parallel"])
         self.n = n
-        self.stop_event = ctx.Event()
+        self.stop_event = StopFlag(ctx)
         self.conns: list[Connection] = []
         self.procs: list[Any] = []
         try:

@@ -463,10 +463,35 @@ class Cluster(Protocol):
     def close(self) -> None: ...
 
 
+class StopFlag:
+    """A flag the coordinator sets and workers poll, in anonymous shared memory: unlike a
+    ``multiprocessing.Event`` it holds no named semaphore, so a coordinator that is killed
+    leaves nothing behind for the resource tracker to warn about."""
+
+    def __init__(self, ctx: Any) -> None:
+        self._value = ctx.RawValue("b", 0)
+
+    def set(self) -> None:
+        self._value.value = 1
+
+    def is_set(self) -> bool:
+        return bool(self._value.value)
+
+
+def quiet_send(conn: Any, message: Any) -> bool:
+    """Send to the coordinator; False (and no traceback) if it has gone away."""
+    try:
+        conn.send(message)
+        return True
+    except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+        return False
+
+
 class WorkerError(RuntimeError):
     """A worker process died or raised something other than a model error."""
 
 
 
-__all__ = ["Batch", "Cluster", "Partition", "PartitionChoice", "WorkerError", "choose_partition", "owner_of",
+__all__ = ["Batch", "Cluster", "Partition", "PartitionChoice", "StopFlag", "WorkerError", "choose_partition",
+           "owner_of", "quiet_send",
            "owners_array", "split_by_owner"]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
 import random
 import signal
 import time
@@ -67,7 +68,7 @@ from itsrace.engine.scale.parallel import (
     default_start_method,
     main_module_guard,
 )
-from itsrace.engine.scale.partition import WorkerError, _fold64
+from itsrace.engine.scale.partition import StopFlag, WorkerError, _fold64, quiet_send
 
 _M64 = (1 << 64) - 1
 _MIX = 0x9E3779B97F4A7C15
@@ -268,12 +269,13 @@ class _Searcher:
 # -- worker processes ----------------------------------------------------------------------------
 def _swarm_worker(conn: Any, spec: dict[str, Any], worker: int, cfg: SwarmConfig, stop_event: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # a stop, not a crash: no traceback
     try:
         c = ModelSpec.from_dict(spec).compile()
         res = _Searcher(c, cfg, worker, stop_event.is_set).search()
-        conn.send(("ok", res))
+        quiet_send(conn, ("ok", res))
     except BaseException as exc:
-        conn.send(("error", _describe(exc)))
+        quiet_send(conn, ("error", _describe(exc)))
     finally:
         conn.close()
 
@@ -373,7 +375,7 @@ def _run_processes(spec: ModelSpec, workers: int, cfg: SwarmConfig, start_method
     ctx: Any = mp.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload(["itsrace.engine.scale.swarm"])
-    stop = ctx.Event()
+    stop = StopFlag(ctx)
     conns: list[Connection] = []
     procs: list[Any] = []
     results: list[_WorkerResult] = []
