@@ -58,3 +58,20 @@ def test_killed_then_resumed_gives_the_same_counts(tmp_path: Path, sig: int, wor
             break
     result = json.loads(out)
     assert (result["distinct_states"], result["transitions"]) == (STATES, TRANSITIONS)
+
+
+@pytest.mark.slow
+def test_running_out_of_memory_is_inconclusive_with_the_counts_so_far() -> None:
+    """An address-space limit makes the search run out of memory: exit 3, the statistics so far,
+    one reason line, no traceback (before: 'error: MemoryError', exit 2, no statistics)."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (450 * 2**20, 450 * 2**20))
+
+    p = subprocess.run([*ITSRACE, "bench", "lpi-toy", "--vcpus", "3", "--lpis", "4", "--json"], preexec_fn=limit,
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 3, p.stderr
+    result = json.loads(p.stdout)
+    assert result["verdict"] == "inconclusive" and "out of memory" in result["reason"]
+    assert 0 < result["distinct_states"] < 4_768_904 and "Traceback" not in p.stderr
