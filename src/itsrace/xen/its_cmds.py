@@ -88,13 +88,13 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     Under the ITTE vCPU's vgic lock: delete V from the radix tree, unlink the pending_irq and
     re-initialise it; then invalidate the host LPI entry. An LR still holding V is left alone:
     a *stale LR* for gic_update_one_lr to find."""
-    with atomic():  # read_itte: the vCPU of the ITTE's collection, and the vLPI
+    with atomic():  # [vgic-v3-its.c:596] read_itte: the vCPU of the ITTE's collection, and the vLPI
         vc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         vl: range(NV + 1) = s.itte_lpi[dev * NE + ev]
     if vc >= NC or vl == 0:
         return 1
-    spin_lock_irqsave(s.vgic_lock[vc])
-    with atomic():  # write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
+    spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607] spin_lock_irqsave(&vcpu->arch.vgic.lock)
+    with atomic():  # [vgic-v3-its.c:610] write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
         await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         s.tree[vl - 1] = 0
@@ -103,7 +103,7 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         return 1
     gic_remove_irq_from_queues(self, s, vc, p)
     vgic_init_pending_irq_invalid(self, s, p)
-    spin_unlock_irqrestore(s.vgic_lock[vc])
+    spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:625] spin_unlock_irqrestore(&vcpu->arch.vgic.lock)
     gicv3_remove_guest_event(self, s, dev, ev)
     return 0
 
