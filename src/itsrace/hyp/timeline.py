@@ -81,11 +81,12 @@ def render(story: Story, width: int = 120, fold: bool = False) -> list[Text]:
     col = max(MIN_COLUMN, (width - (n - 1) * len(SEP)) // n)
     styles = {"fail": "bold red", "mark": "yellow", "head": "bold", "head-fail": "bold red", "head-mark": "bold yellow"}
     hidden = len(story.steps) - len(story.shown())
-    out = [Text(f"VIOLATION {story.property} ({story.kind})" + (f": {story.summary}" if story.summary else ""),
-                style="bold red"),
-           Text(f"model {story.model}, {story.tree}: shortest counterexample, {len(story.steps)} steps"
-                + (f" ({hidden} model-internal steps not shown)" if hidden else "")),
-           Text("")]
+    title = f"VIOLATION {story.property} ({story.kind})" + (f": {story.summary}" if story.summary else "")
+    about = (f"model {story.model}, {story.tree}: shortest counterexample, {len(story.steps)} steps"
+             + (f" ({hidden} model-internal step{'s' * (hidden != 1)} not shown)" if hidden else ""))
+    out = [Text(line, style="bold red") for line in textwrap.wrap(title, width, subsequent_indent="  ")]
+    out += [Text(line) for line in textwrap.wrap(about, width, subsequent_indent="  ")]
+    out.append(Text(""))
 
     def line(cells: dict[str, tuple[str, str]]) -> Text:
         t = Text()
@@ -107,7 +108,8 @@ def render(story: Story, width: int = 120, fold: bool = False) -> list[Text]:
         for text, style in _cell(row, col):
             out.append(line({row.lane: (text, style)}))
     if story.expected and story.steps and not story.steps[-1].note:
-        out.append(Text(story.expected))
+        out += [Text(line, style="red") for line in textwrap.wrap(story.expected, max(width, MIN_COLUMN),
+                                                                 subsequent_indent="   ")]
     return out
 
 

@@ -204,9 +204,9 @@ class Decoder:
             return f"v{i0}: ICH_HCR.UIE " + ("set" if value else "cleared")
         if var in ("dte", "itte_lpi", "itte_col", "col_vcpu", "prop_en", "prop_prio"):
             return self.guest_table(var, i0, value)
-        name = self.local_pointer(label)
-        if name is not None:
-            return f"{name} = {self.pointer(value)}"
+        ptr = self.local_pointer(label)
+        if ptr is not None:
+            return f"{ptr} = {self.pointer(value)}"
         if self.is_local(label):
             return None  # other locals: in --json and --trace-out
         return f"{label} = {value}"
@@ -376,10 +376,10 @@ def provenance(trace: Trace, story: Story, dec: Decoder) -> None:
         touched = [k for k in trace.steps[i].changes if fields.match(k)]
         if not touched:
             continue
-        ch = trace.steps[i].changes
-        if f"p_alive[{q}]" in ch and ch[f"p_alive[{q}]"][1] == 0:
+        changed = trace.steps[i].changes
+        if f"p_alive[{q}]" in changed and changed[f"p_alive[{q}]"][1] == 0:
             freed_at = i + 1
-        elif f"p_gen[{q}]" in ch:
+        elif f"p_gen[{q}]" in changed:
             reinit_at = i + 1
         story.steps[i].marks.append(f"changes {obj}, the object {name} points to")
         involved.append(story.steps[i].lane)
@@ -401,13 +401,18 @@ def provenance(trace: Trace, story: Story, dec: Decoder) -> None:
 
 
 def _expected_without_pointer(trace: Trace, story: Story, dec: Decoder) -> None:
+    """No pointer to follow: the failing step (an assertion) says what was expected; for an
+    invariant, a final property or a deadlock, which hold of a *state*, the story ends with it."""
     prop = PROPERTIES.get(trace.property)
-    failing = story.steps[-1]
-    story.expected = f"expected: {prop.summary}" if prop else ""
-    if story.expected and story.expected not in failing.note:
-        failing.note = (failing.note + ": " if failing.note else f"{trace.kind} '{trace.property}' fails: ") + story.expected
-        failing.failing = True
-    story.involved = [failing.lane]
+    last = story.steps[-1]
+    expected = f"expected: {prop.summary}" if prop else ""
+    if last.note:
+        last.note = f"{last.note}: {expected}" if expected else last.note
+        story.expected = expected
+    else:
+        story.expected = f"=> {trace.kind} '{trace.property}' fails in the state after step {last.n}" + (
+            f"; {expected}" if expected else "")
+    story.involved = [last.lane]
 
 
 def _object_states(trace: Trace, story: Story, dec: Decoder, q: int) -> None:

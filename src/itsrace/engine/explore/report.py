@@ -165,12 +165,14 @@ def format_compact(trace: Trace, cwd: str | None = None, width: int = WIDTH) -> 
     return "\n".join(out)
 
 
-def format_timeline(trace: Trace, cwd: str | None = None, max_column: int | None = None) -> str:
+def format_timeline(trace: Trace, cwd: str | None = None, max_column: int | None = None,
+                    width: int = WIDTH) -> str:
     """One column per process (level-1 steps go to a ``(model)`` column), time downwards.
 
     Each step occupies a few rows in the column of the process that took it: the step number
     and label, then ``@ file:line``, ``read ...`` and ``set ...``. Long texts wrap inside the
-    column (at most ``max_column`` characters wide; by default the columns share ~120).
+    column (at most ``max_column`` characters wide; by default the columns share ~120). The
+    header and footer (initial and final state) are wrapped at ``width``.
     """
     columns = _process_columns(trace.steps)
     if max_column is None:
@@ -180,14 +182,14 @@ def format_timeline(trace: Trace, cwd: str | None = None, max_column: int | None
     for step, cell in zip(trace.steps, cells, strict=True):
         col = step.process or _MODEL_COLUMN
         widths[col] = min(max_column, max(widths[col], *(len(line) for line in cell)))
-    out = header(trace)
+    out = _wrap_block(header(trace), width)
     out.append(_row(columns, widths, {c: c for c in columns}))
     out.append(_row(columns, widths, {c: "-" * widths[c] for c in columns}, fill="-", sep="-+-"))
     for step, cell in zip(trace.steps, cells, strict=True):
         col = step.process or _MODEL_COLUMN
         for line in _wrap(cell, widths[col]):
             out.append(_row(columns, widths, {col: line}))
-    out.extend(footer(trace))
+    out.extend(_wrap_block(footer(trace), width))
     return "\n".join(out)
 
 
@@ -198,7 +200,8 @@ def format_trace(trace: Trace, style: str = "auto", cwd: str | None = None, widt
         style = "timeline" if any(step.process for step in trace.steps) else "steps"
     if style == "timeline":
         columns = max(1, len(_process_columns(trace.steps)))
-        return format_timeline(trace, cwd, max_column=max(32, width // columns - 3))
+        fit = max(24, (width - 3 * (columns - 1)) // columns)  # columns and separators fill the width
+        return format_timeline(trace, cwd, max_column=min(max(32, width // columns - 3), fit), width=width)
     if style == "steps":
         return format_steps(trace, cwd, width)
     if style == "compact":
