@@ -13,7 +13,8 @@ the step number (the trace's own, so it matches ``--trace-out`` and ``replay``),
 and its ``file:line`` in the modelled tree, the context in brackets, one line of what happens,
 ``=`` the changed values decoded to their C meaning, ``*`` the provenance marks, ``!!`` the
 failure and what was expected. Model-internal control steps are not shown (their numbers are
-skipped); with ``fold=True`` runs of steps on CPUs not involved in the failure become one line.
+skipped); with ``fold=True`` runs of steps on CPUs not involved in the failure become one line
+and a CPU none of whose steps is involved loses its column.
 
 The columns share the terminal's width (``width``; at least 24 characters each). Colour, when
 asked for, marks the failing step (red) and provenance (yellow); the plain text is the same.
@@ -76,7 +77,10 @@ def _rows(story: Story, fold: bool) -> Iterator[StoryStep | tuple[str, int]]:
 
 def render(story: Story, width: int = 120, fold: bool = False) -> list[Text]:
     """The timeline as lines of rich ``Text`` (styles: fail, mark); see :func:`format_timeline`."""
+    rows = list(_rows(story, fold))
     lanes = story.lanes
+    if fold:  # a lane whose every step is folded gets no column
+        lanes = [lane for lane in lanes if any(isinstance(r, StoryStep) and r.lane == lane for r in rows)] or lanes
     n = len(lanes)
     col = max(MIN_COLUMN, (width - (n - 1) * len(SEP)) // n)
     styles = {"fail": "bold red", "mark": "yellow", "head": "bold", "head-fail": "bold red", "head-mark": "bold yellow"}
@@ -100,10 +104,11 @@ def render(story: Story, width: int = 120, fold: bool = False) -> list[Text]:
 
     out.append(line({lane: (story.headings[lane][:col], "head") for lane in lanes}))
     out.append(Text("-+-".join("-" * col for _ in lanes)))
-    for row in _rows(story, fold):
+    for row in rows:
         if isinstance(row, tuple):
             lane, count = row
-            out.append(line({lane: (f"... {count} step{'s' * (count != 1)} folded", "")}))
+            out.append(Text(f"   ... {count} step{'s' * (count != 1)} of {lane} folded (not involved in the failure)",
+                            style="dim"))
             continue
         for text, style in _cell(row, col):
             out.append(line({row.lane: (text, style)}))

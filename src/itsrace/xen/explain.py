@@ -281,6 +281,26 @@ def is_internal(step: TraceStep, comment: str, rest: str, dec: Decoder) -> bool:
     return all(CONTROL.match(k) or GHOSTS.match(k) or dec.is_local(k) for k in step.changes)
 
 
+OBJECT_FIELD = re.compile(r"^(?P<obj>dev\d+\.pend_irqs\[\d+\])(?:\.|: )(?P<what>.*)$")
+
+
+def group_by_object(changes: list[str]) -> list[str]:
+    """``dev0.pend_irqs[0].irq = X`` and ``dev0.pend_irqs[0].lpi_vcpu_id = Y`` become one
+    ``dev0.pend_irqs[0]: irq = X; lpi_vcpu_id = Y`` (in the order of the first)."""
+    groups: dict[str, list[str]] = {}
+    out: list[str] = []
+    for text in changes:
+        m = OBJECT_FIELD.match(text)
+        if m is None:
+            out.append(text)
+            continue
+        if m.group("obj") not in groups:
+            groups[m.group("obj")] = []
+            out.append("\0" + m.group("obj"))
+        groups[m.group("obj")].append(m.group("what"))
+    return [f"{t[1:]}: {'; '.join(groups[t[1:]])}" if t.startswith("\0") else t for t in out]
+
+
 def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
     lane, context = lane_of(step, dec)
     func, _, rest = step.label.partition(": ")
@@ -309,6 +329,7 @@ def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
         decoded = dec.decode(k, new)
         if decoded and decoded not in changes:
             changes.append(decoded)
+    changes = group_by_object(changes)
     return StoryStep(
         n=n, lane=lane, context=context,
         function=loc.function if loc else base_func,
