@@ -238,8 +238,10 @@ def write_html(path: str, design: Any, scenario: Any, model: Any, result: Any) -
 def _run_table(args: argparse.Namespace, limits: Any) -> int:
     from itsrace.hyp.scenario import load_named, scenario_names
 
-    if args.trace_out or args.html or args.coverage:
-        raise UsageError("--trace-out, --html and --coverage need --scenario (itsrace matrix --html for many)")
+    for flag, given in (("--trace-out", args.trace_out), ("--html", args.html), ("--coverage", args.coverage)):
+        if given:
+            hint = " (itsrace matrix --html reports many)" if flag == "--html" else ""
+            raise UsageError(f"{flag} needs --scenario{hint}")
     design = load_design(args.design)
     rows: list[dict[str, Any]] = []
     names = scenario_names()
