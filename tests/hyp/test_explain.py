@@ -161,3 +161,18 @@ def test_colour_on_a_terminal_never_with_no_color(uaf: tuple[Story, Any], monkey
     piped = io.StringIO()
     print_lines(render(story, 120), piped)
     assert "\x1b[" not in piped.getvalue() and piped.getvalue() == format_timeline(story, 120) + "\n"
+
+
+def test_a_designs_own_functions_and_fields_fall_back_to_the_model(tmp_path: Path) -> None:
+    """kvm-refcount adds vgic_get_lpi/vgic_put_lpi and a p_ref field: its steps show their
+    design file:line, the field is decoded as a pending_irq field, and provenance still works."""
+    model = build_model(get_design(str(Path(__file__).parent / "faults" / "kvm_late_get.py")),
+                        load_scenario("spurious-after-remove"))
+    trace = check_model(model, progress=False).violations[0].trace
+    story = explain(trace, context_of(model))
+    got = next(st for st in story.steps if st.function == "vgic_get_lpi")
+    assert got.c_where == "" and got.model_where.startswith("tests/hyp/faults/kvm_late_get.py:")
+    assert any(m.endswith("obtained here (generation 0)") for m in got.marks)
+    assert any("dev0.pend_irqs[0]: " in c and "ref = 0" in c for st in story.steps for c in st.changes)
+    assert "(tests/hyp/faults/kvm_late_get.py:" in format_timeline(story, 120)
+    assert "use-after-free" in story.steps[-1].note

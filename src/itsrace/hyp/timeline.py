@@ -43,6 +43,8 @@ def _cell(st: StoryStep, width: int) -> list[tuple[str, str]]:
     head = f"{st.n}. {st.function}"
     if st.c_where:
         head += f"  {st.c_where}"
+    elif st.model_where:  # a function the source map does not know (a design's own): its model line
+        head += f"  ({st.model_where})"
     if st.context:
         head += f"  [{st.context}]"
     style = "fail" if st.failing else ("mark" if st.marks else "")

@@ -204,6 +204,8 @@ class Decoder:
             return f"v{i0}: ICH_HCR.UIE " + ("set" if value else "cleared")
         if var in ("dte", "itte_lpi", "itte_col", "col_vcpu", "prop_en", "prop_prio"):
             return self.guest_table(var, i0, value)
+        if var.startswith("p_") and len(idx) == 1 and not self.is_local(label):  # a design's pending_irq field
+            return f"{self.pirq(i0)}.{var[2:]} = {value}"
         ptr = self.local_pointer(label)
         if ptr is not None:
             return f"{ptr} = {self.pointer(value)}"
@@ -434,6 +436,22 @@ def _expected_without_pointer(trace: Trace, story: Story, dec: Decoder) -> None:
         story.expected = f"=> {trace.kind} '{trace.property}' fails in the state after step {last.n}" + (
             f"; {expected}" if expected else "")
     story.involved = [last.lane]
+    if trace.kind == "deadlock" or trace.property.startswith("lock-"):
+        _lock_states(trace, story, dec)
+
+
+def _lock_states(trace: Trace, story: Story, dec: Decoder) -> None:
+    """For a deadlock or a lock rule: every lock's holder after each step (the HTML view)."""
+    locks = [k for k in trace.initial if re.match(r"^(vgic_lock|vcmd_lock|its_lock|devs_lock|tree_lock_[wr])\b", k)]
+    if not locks:
+        return
+    story.objects = ["locks"]
+    cur = {k: trace.initial[k] for k in locks}
+    for st, raw in zip(story.steps, trace.steps, strict=True):
+        for k, (_old, new) in raw.changes.items():
+            if k in cur:
+                cur[k] = new
+        st.objects = {"locks": "; ".join(c for c in (dec.decode(k, v) for k, v in cur.items()) if c)}
 
 
 def _object_states(trace: Trace, story: Story, dec: Decoder, q: int) -> None:
