@@ -129,3 +129,18 @@ def test_python_dash_m_and_version() -> None:
 def test_traces_carry_a_schema_version(hyp_trace: Path) -> None:
     saved = json.loads(hyp_trace.read_text())
     assert saved["format"] == "itsrace-trace/1" and saved["schema_version"] == 1
+
+
+def test_the_progress_line_gets_the_elapsed_time() -> None:
+    from itsrace.cli.render import ElapsedStderr
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    real = Tty()
+    err = ElapsedStderr(real, start=0.0)
+    err.write("\r  states      1,000  queue 5  depth   3       500 st/s  mem 80 MiB ")
+    err.write("a warning\n")
+    assert re.match(r"^\r  states +1,000 .* mem 80 MiB  elapsed [\d,]+ s $", real.getvalue().split("a warning")[0])
+    assert real.getvalue().endswith("a warning\n") and err.isatty()

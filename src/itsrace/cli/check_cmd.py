@@ -174,7 +174,11 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         check_writable(args.html)
     design, scenario = _load(args, args.scenario)
-    model, result, seconds = check_one(design, scenario, limits, args.design, progress=None if not args.json else False)
+    from itsrace.cli.render import with_elapsed
+
+    with with_elapsed():  # on a terminal: the search's live line, plus the elapsed time
+        model, result, seconds = check_one(design, scenario, limits, args.design,
+                                           progress=None if not args.json else False)
     if args.html:
         write_html(args.html, design, scenario, model, result)
     if args.trace_out and result.violations:

@@ -6,14 +6,17 @@
   when ``NO_COLOR`` is set (rich's own rules).
 * :func:`text_width` is the terminal's width, or ``$COLUMNS``, or 120 when piped.
 * :func:`check_writable` and :func:`write_file` make a bad ``--html`` path one line and exit 2.
+* :func:`with_elapsed` adds the elapsed time to the search's live progress line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -43,6 +46,48 @@ def text_width(file: TextIO | None = None) -> int:
         return max(40, int(os.environ.get("COLUMNS", "")))
     except ValueError:
         return 120
+
+
+class ElapsedStderr:
+    """A stand-in for ``sys.stderr`` that adds the elapsed time to the search's progress line.
+
+    The engine's progress display (``progress=`` of the search) redraws one line on a terminal
+    with ``\\r  states ...  depth ...  st/s ...``; it has no elapsed time and no hook to add one.
+    While a search runs, :func:`with_elapsed` puts this object in ``sys.stderr``: every redraw
+    (a write starting with ``\\r``) gets ``elapsed N s`` appended; everything else passes
+    through unchanged. ``isatty`` is the real stream's, so piped output still gets no line.
+    """
+
+    def __init__(self, real: TextIO, start: float) -> None:
+        self.real, self.start = real, start
+
+    def write(self, text: str) -> int:
+        if text.startswith("\r"):
+            text = f"{text.rstrip()}  elapsed {time.monotonic() - self.start:,.0f} s "
+        return self.real.write(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    def isatty(self) -> bool:
+        return self.real.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@contextlib.contextmanager
+def with_elapsed() -> Iterator[None]:
+    """Run a search with :class:`ElapsedStderr` in place (only when stderr is a terminal)."""
+    real = sys.stderr
+    if not real.isatty():
+        yield
+        return
+    sys.stderr = ElapsedStderr(real, time.monotonic())
+    try:
+        yield
+    finally:
+        sys.stderr = real
 
 
 def print_lines(lines: Iterable[Text], file: TextIO | None = None) -> None:
@@ -83,4 +128,5 @@ def write_file(path: str, text: str, flag: str = "--html") -> None:
         raise UsageError(f"cannot write {flag} '{path}': {exc.strerror}") from None
 
 
-__all__ = ["check_writable", "console", "print_lines", "print_story", "story_of", "text_width", "write_file"]
+__all__ = ["ElapsedStderr", "check_writable", "console", "print_lines", "print_story", "story_of", "text_width",
+           "with_elapsed", "write_file"]
