@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([rows[c] for c in cells if c in rows], indent=2))
     else:
-        print(text)
+        print_matrix(text)
     if args.html:
         write_matrix_html(args.html, designs, scenarios, rows, stories, text.splitlines()[-1])
         if not args.json:
@@ -138,6 +139,24 @@ def run(args: argparse.Namespace) -> int:
     if "fail" in verdicts:
         return EXIT_VIOLATION
     return EXIT_INCONCLUSIVE if "inconclusive" in verdicts else EXIT_OK
+
+
+def print_matrix(text: str) -> None:
+    """The matrix, on a terminal with passing cells green, failing ones red, undecided yellow."""
+    from rich.text import Text
+
+    from itsrace.cli.render import print_lines
+
+    failing = "|".join(sorted({re.escape(s) for s in SHORT.values()}, key=len, reverse=True))
+    lines = []
+    for n, line in enumerate(text.splitlines()):
+        t = Text(line)
+        if n and line and not line.startswith(("S", "violated:")) and "cells checked" not in line:
+            t.highlight_regex(r"(?<=\s)pass\b", "green")
+            t.highlight_regex(rf"(?<=\s)(?:{failing})(?:,(?:{failing}))*\b", "bold red")
+            t.highlight_regex(r"(?<=\s)limit\b", "yellow")
+        lines.append(t)
+    print_lines(lines)
 
 
 def write_matrix_html(path: str, designs: list[str], scenarios: list[str],
