@@ -176,3 +176,16 @@ def test_a_designs_own_functions_and_fields_fall_back_to_the_model(tmp_path: Pat
     assert any("dev0.pend_irqs[0]: " in c and "ref = 0" in c for st in story.steps for c in st.changes)
     assert "(tests/hyp/faults/kvm_late_get.py:" in format_timeline(story, 120)
     assert "use-after-free" in story.steps[-1].note
+
+
+def test_a_deadlock_names_the_waiter_the_lock_and_where_it_was_taken() -> None:
+    """MAPTI holds the radix-tree write lock on pCPU0 when the host LPI interrupts it there."""
+    model = build_model(get_design("xen-4.10"), load_scenario("mapti-vs-lpi-same-cpu"))
+    trace = check_model(model, progress=False).violations[0].trace
+    story = explain(trace, context_of(model))
+    taken = [st for st in story.steps if any(m.startswith("takes pend_lpi_tree_lock") for m in st.marks)]
+    assert [st.function for st in taken] == ["its_handle_mapti"]
+    assert (f"pCPU0 (LPI handler) waits in vgic_v3_lpi_to_pending for pend_lpi_tree_lock (write), "
+            f"taken by pCPU0 (vCPU0) since step {taken[0].n}") in story.expected
+    assert story.objects == ["locks"] and "taken by pCPU0" in story.steps[-1].objects["locks"]
+    assert story.expected.startswith("=> deadlock") and not story.steps[-1].note

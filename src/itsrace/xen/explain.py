@@ -53,8 +53,17 @@ def context_of(model: Any) -> dict[str, Any]:
     names: set[str] = set()
     for fn in [*model.meta.get("procedures", []), *(spec.fn for spec in model.meta.get("processes", []))]:
         names.update(f"{fn.__name__}_{name}" for name in _pointer_names(fn))
+    from itsrace.engine.lang.process import step_pcs
+
+    waits: dict[str, dict[str, str]] = {}  # instance -> {"pc var": ..., "<pc>": step label}
+    for spec in model.meta.get("processes", []):
+        for index, ident in enumerate(spec.ids):
+            name = spec.instance_name(ident)
+            labels = {str(pc): label for label, pc in step_pcs(model, name).items()}
+            waits[name] = {"pc": f"pc_{spec.base}[{index}]", **labels}
     return {
         "consts": {k: (list(v) if isinstance(v, tuple) else v) for k, v in consts.items()},
+        "steps_at": waits,
         "processes": instances(model),
         "pointer_names": sorted(names),
         "locals": sorted(v.name for v in model.vars.values() if v.kind in ("local", "pc")),
@@ -86,6 +95,7 @@ class Decoder:
         self.processes: list[str] = list(ctx.get("processes", []))
         self.pointer_names: tuple[str, ...] = tuple(ctx.get("pointer_names", []))
         self.locals: set[str] = set(ctx.get("locals", []))
+        self.steps_at: dict[str, dict[str, str]] = dict(ctx.get("steps_at", {}))
 
     def is_local(self, label: str) -> bool:
         m = LABEL.match(label)
@@ -438,6 +448,42 @@ def _expected_without_pointer(trace: Trace, story: Story, dec: Decoder) -> None:
     story.involved = [last.lane]
     if trace.kind == "deadlock" or trace.property.startswith("lock-"):
         _lock_states(trace, story, dec)
+    if trace.kind == "deadlock":
+        _deadlock_provenance(trace, story, dec)
+
+
+LOCK_IN_LABEL = re.compile(r"\bs\.(vgic_lock|vcmd_lock|its_lock|devs_lock|tree_lock)(?:_w|_r)?\b")
+
+
+def _deadlock_provenance(trace: Trace, story: Story, dec: Decoder) -> None:
+    """Who waits for which lock, and the step where its holder took it (marked)."""
+    lines = []
+    for name, at in dec.steps_at.items():
+        label = at.get(str(trace.final.get(at.get("pc", ""), -1)), "")
+        m = LOCK_IN_LABEL.search(label)
+        if not label or m is None:
+            continue
+        lock = m.group(1)
+        held = [k for k in trace.final if (k == lock or k.startswith(lock + "[") or k == lock + "_w") and trace.final[k]]
+        if not held:
+            continue
+        k = held[0]
+        holder = trace.final[k]
+        taken = next((i for i in range(len(trace.steps) - 1, -1, -1)
+                      if trace.steps[i].changes.get(k, [0, 0])[1] == holder), None)
+        what = (dec.decode(k, holder) or k).split(":")[0]
+        who = dec.cpu_of(name) + (" (LPI handler)" if name.endswith(":irq") else f" ({name})")
+        func = label.split(":", 1)[0]
+        line = f"{who} waits in {func} for {what}, {dec.owner(holder)}"
+        if taken is not None:
+            line += f" since step {taken + 1}"
+            story.steps[taken].marks.append(f"takes {what}: never released before {who} waits for it")
+            story.involved.append(story.steps[taken].lane)
+        lines.append(line)
+        story.involved.append(dec.cpu_of(name))
+    if lines:
+        story.expected = story.expected + "; " + "; ".join(lines) if story.expected else "; ".join(lines)
+    story.involved = list(dict.fromkeys(story.involved))
 
 
 def _lock_states(trace: Trace, story: Story, dec: Decoder) -> None:
