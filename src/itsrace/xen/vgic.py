@@ -76,6 +76,6 @@ def vgic_vcpu_inject_irq(self, s, cpu: range(NPC), v: range(NC), V: range(1, NV 
             check(s.p_infl[SLOT(n)] == 0, "list-lock")
             check(s.p_lrq[SLOT(n)] in (0, v + 1), "list-lock")
             s.p_infl[SLOT(n)] = v + 1
-    spin_unlock_irqrestore(s.vgic_lock[v])
+    spin_unlock_irqrestore(s.vgic_lock[v])  # [vgic.c:560] spin_unlock_irqrestore(&v->arch.vgic.lock)
     if not is_current(cpu, v):  # vcpu_unblock(v); if running elsewhere: EVENT_CHECK SGI
-        s.kick[v] = 1
+        s.kick[v] = 1  # [vgic.c:562] vcpu_unblock(v); smp_send_event_check_mask: kick v's pCPU
