@@ -26,7 +26,7 @@ from __future__ import annotations
 import linecache
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from itsrace.engine.explore.trace import Trace, TraceStep
@@ -35,8 +35,9 @@ from itsrace.hyp.story import GUEST, Story, StoryStep
 from itsrace.xen.srcmap import TREE, locate, split_annotation
 
 LR_STATES = ("invalid", "pending", "active", "pending+active")
+# the checker's own records (ghosts) and the scenario's bounds: not Xen state
 GHOSTS = re.compile(r"^(lr_own|lr_gen|trig|msi_v|owed|gv_lpi|gv_dev|gv_dirty|dev_gone|msi_left|exits_left|"
-                    r"cmd_next|cmds_left)\[|^(cmds_left)$")
+                    r"cmd_next)\[|^cmds_left$")
 CONTROL = re.compile(r"^(pc_|irqs_off|in_irq)")
 LOCK_CALL = re.compile(r"^(spin_lock|spin_unlock|read_lock|read_unlock|write_lock|write_unlock|local_irq)")
 POINTER_DECL = re.compile(r"\b(\w+): range\(NPTR\)")
@@ -510,10 +511,6 @@ def _object_states(trace: Trace, story: Story, dec: Decoder, q: int) -> None:
             if k in cur:
                 cur[k] = new
         st.objects = {dec.pirq(q): "; ".join(c for c in (dec.decode(k, v) for k, v in cur.items()) if c)}
-
-
-def lanes_of(steps: Sequence[StoryStep]) -> list[str]:
-    return list(dict.fromkeys(st.lane for st in steps))
 
 
 __all__ = ["Decoder", "context_of", "explain", "explain_step", "lane_of"]
