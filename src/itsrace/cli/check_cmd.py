@@ -240,6 +240,7 @@ def write_html(path: str, design: Any, scenario: Any, model: Any, result: Any) -
 
 
 def _run_table(args: argparse.Namespace, limits: Any) -> int:
+    from itsrace.cli.render import print_lines
     from itsrace.hyp.scenario import load_named, scenario_names
 
     for flag, given in (("--trace-out", args.trace_out), ("--html", args.html), ("--coverage", args.coverage)):
@@ -258,8 +259,11 @@ def _run_table(args: argparse.Namespace, limits: Any) -> int:
         row = as_json(design, scenario, result, seconds)
         rows.append(row)
         if not args.json:
-            print(f"{name:28} {result.verdict.upper():13} {result.stats.distinct_states:>9,} {seconds:8.1f}  "
-                  f"{', '.join(sorted(result.violated)) or '-'}", flush=True)
+            line = Text(f"{name:28} ")
+            line.append(f"{result.verdict.upper():13}", style=VERDICT_STYLE.get(result.verdict, ""))
+            line.append(f" {result.stats.distinct_states:>9,} {seconds:8.1f}  {', '.join(sorted(result.violated)) or '-'}")
+            print_lines([line])
+            sys.stdout.flush()
     if args.json:
         for row in rows:
             row.pop("violations")
