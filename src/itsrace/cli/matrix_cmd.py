@@ -175,7 +175,8 @@ def write_matrix_html(path: str, designs: list[str], scenarios: list[str],
             anchor = f"cx-{i}-{j}" if (d, s) in stories else ""
             view.cells[names[d], s] = (cell_text(row), row["verdict"] if row else "", anchor)
             if anchor:
-                listed.append((anchor, f"{names[d]} on {s}: {stories[d, s].property}", stories[d, s]))
+                listed.append((anchor, f"{names[d]} on {s}: {stories[d, s].property} "
+                                       f"(itsrace check --design {d} --scenario {s})", stories[d, s]))
     write_file(path, report_page("itsrace: the verdict matrix", listed, view))
 
 
