@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("itsrace.models", "itsrace.hyp"),
     ("itsrace.xen",),
     ("itsrace.catalog",),
-    ("itsrace.cli",),
+    ("itsrace.cli", "itsrace.__main__"),  # __main__: `python -m itsrace`
 ]
 
 

@@ -24,3 +24,15 @@ def test_the_writing_your_own_model_snippet_prints_what_it_promises(tmp_path: Pa
     script.write_text(without_reset)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "fail"
+
+
+def test_the_quick_tours_bench_and_replay_line_runs_as_written(tmp_path: Path) -> None:
+    """``bench --bug`` exits 1 (a violation); the tour chains replay with ``;`` so it runs."""
+    line = next(ln for ln in README.read_text().splitlines() if "--trace-out bug.json" in ln)
+    command = line.split("#", 1)[0].strip()
+    assert "; itsrace replay bug.json" in command
+    src = Path(__file__).resolve().parents[1] / "src"
+    shell = f'itsrace() {{ PYTHONPATH="{src}" "{sys.executable}" -m itsrace "$@"; }}\n{command}\n'
+    out = subprocess.run(["bash", "-c", shell], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr  # replay's status: the bug reproduces
+    assert out.stdout.splitlines()[-1].startswith("reproduces: ")

@@ -31,11 +31,15 @@ import sys
 import time
 from typing import Any
 
+from rich.text import Text
+
 from itsrace.cli.common import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, UsageError
 from itsrace.cli.searchopts import SearchOptions, add_search_flags, run_search
 
 DEFAULT_DESIGN = "xen-4.10"
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
 TRACE_STYLES = ("cpu", "timeline", "steps", "compact")
+SCHEMA_VERSION = 1  # of the --json objects (src/itsrace/schemas/check.schema.json)
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +59,12 @@ def register(subparsers: Any) -> None:
                         help="how to print a counterexample (default: per-CPU timeline)")
     parser.add_argument("--all-traces", action="store_true",
                         help="print a counterexample for every violated property, not only the shortest")
+    parser.add_argument("--fold", action="store_true",
+                        help="fold the steps of CPUs not involved in the failure (per-CPU timeline)")
+    parser.add_argument("--html", metavar="FILE",
+                        help="also write a self-contained HTML report: swimlanes, source links, object states")
+    parser.add_argument("--coverage", action="store_true",
+                        help="list the model steps that never fired (with --scenario)")
     add_search_flags(parser)
     parser.set_defaults(func=run)
 
@@ -91,7 +101,7 @@ def recorded_design(design: Any, design_arg: str | None) -> str:
 
 
 def check_one(design: Any, scenario: Any, opts: SearchOptions,
-              design_arg: str | None = None) -> tuple[Any, Any, float]:
+              design_arg: str | None = None, progress: bool | None = False) -> tuple[Any, Any, float]:
     """Build and check; returns (model, result, seconds including the build)."""
     from itsrace.engine import ModelError, compile_model
     from itsrace.engine.lang.spec import ModelSpec
@@ -112,7 +122,7 @@ def check_one(design: Any, scenario: Any, opts: SearchOptions,
     spec = ModelSpec("itsrace.catalog", "build_from_names", {
         "design": recorded_design(design, design_arg), "scenario": scenario.source or scenario.name})
     try:
-        result = run_search(model, spec, opts, stop_on_violation=False, progress=False)
+        result = run_search(model, spec, opts, stop_on_violation=False, progress=progress)
     except ModelError as exc:
         raise UsageError(f"model error: {exc}") from None
     if asked is not None and result.reason.startswith("time limit"):
@@ -135,6 +145,7 @@ def _shortest(result: Any) -> Any:
 def as_json(design: Any, scenario: Any, result: Any, seconds: float) -> dict[str, Any]:
     """One checked (design, scenario) as the JSON ``--json`` prints."""
     return {
+        "schema_version": SCHEMA_VERSION,
         "design": design.name,
         "scenario": scenario.name,
         "verdict": result.verdict,
@@ -151,23 +162,35 @@ def as_json(design: Any, scenario: Any, result: Any, seconds: float) -> dict[str
     }
 
 
-def print_trace(violation: Any, model: Any, style: str) -> None:
+def print_trace(violation: Any, model: Any, style: str, fold: bool = False) -> None:
+    """One counterexample: in C terms per CPU (``cpu``), else one of the engine's views."""
     if style == "cpu":
-        from itsrace.hyp.timeline import format_timeline
+        from itsrace.cli.render import print_story, story_of
 
-        print(format_timeline(violation.trace, model.meta["consts"]["VCPU_PCPU"], violation.doc))
+        print_story(story_of(violation.trace, model), fold)
     else:
+        from itsrace.cli.render import text_width
         from itsrace.engine.explore.report import format_violation
 
-        print(format_violation(violation, style))
+        print(format_violation(violation, style, width=text_width()))
 
 
 def run(args: argparse.Namespace) -> int:
     limits = _limits(args)
     if args.scenario is None:
         return _run_table(args, limits)
+    from itsrace.cli.render import check_writable
+
+    if args.html:
+        check_writable(args.html)
     design, scenario = _load(args, args.scenario)
-    model, result, seconds = check_one(design, scenario, limits, args.design)
+    from itsrace.cli.render import with_elapsed
+
+    with with_elapsed():  # on a terminal: the search's live line, plus the elapsed time
+        model, result, seconds = check_one(design, scenario, limits, args.design,
+                                           progress=None if not args.json else False)
+    if args.html:
+        write_html(args.html, design, scenario, model, result)
     if args.trace_out and result.violations:
         trace = _shortest(result).trace
         # a design loaded from a file is recorded by its path, so replay can load it again
@@ -180,8 +203,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(as_json(design, scenario, result, seconds), indent=2))
         return _exit_code([result.verdict])
-    head = f"{design.name} on {scenario.name}: {result.verdict.upper()}"
-    print(f"{head} ({result.stats.distinct_states:,} states, {seconds:.1f} s)")
+    from itsrace.cli.render import print_lines
+
+    head = Text(f"{design.name} on {scenario.name}: ")
+    head.append(result.verdict.upper(), style=VERDICT_STYLE.get(result.verdict, ""))
+    head.append(f" ({result.stats.distinct_states:,} states, {seconds:.1f} s)")
+    print_lines([head])
     if result.reason:
         print(f"inconclusive: {result.reason}")
     if result.violations:
@@ -189,18 +216,47 @@ def run(args: argparse.Namespace) -> int:
         print()
         shown = sorted(result.violations, key=lambda v: len(v.trace.steps))
         for v in shown if args.all_traces else shown[:1]:
-            print_trace(v, model, args.trace_style)
+            print_trace(v, model, args.trace_style, args.fold)
             print()
         if not args.all_traces and len(shown) > 1:
             print(f"(shortest counterexample shown; --all-traces prints one for each of the {len(shown)} properties)")
+    if args.coverage:
+        print_coverage(result)
+    if args.html:
+        print(f"HTML report: {args.html}")
     return _exit_code([result.verdict])
 
 
+def print_coverage(result: Any) -> None:
+    """``--coverage``: the model steps that never fired in the whole search."""
+    never = list(result.stats.never_fired)
+    total = len(result.stats.coverage) or None
+    print(f"coverage: {len(never)} model step(s) never fired" + (f" (of {total})" if total else "")
+          + (":" if never else ""))
+    for name in never:
+        print(f"  {name}")
+
+
+def write_html(path: str, design: Any, scenario: Any, model: Any, result: Any) -> None:
+    """``--html FILE``: the counterexample of every violated property as swimlanes."""
+    from itsrace.cli.render import story_of, write_file
+    from itsrace.hyp.html import report_page
+
+    stories = [(f"cx-{v.property}", f"{design.name} on {scenario.name}: {v.property}", story_of(v.trace, model))
+               for v in sorted(result.violations, key=lambda v: len(v.trace.steps))]
+    intro = (f"{design.name} on {scenario.name}: {result.verdict.upper()} "
+             f"({result.stats.distinct_states:,} states). Violated: {', '.join(sorted(result.violated)) or 'none'}.")
+    write_file(path, report_page(f"itsrace: {design.name} on {scenario.name}", stories, intro=intro))
+
+
 def _run_table(args: argparse.Namespace, limits: Any) -> int:
+    from itsrace.cli.render import print_lines
     from itsrace.hyp.scenario import load_named, scenario_names
 
-    if args.trace_out:
-        raise UsageError("--trace-out needs --scenario")
+    for flag, given in (("--trace-out", args.trace_out), ("--html", args.html), ("--coverage", args.coverage)):
+        if given:
+            hint = " (itsrace matrix --html reports many)" if flag == "--html" else ""
+            raise UsageError(f"{flag} needs --scenario{hint}")
     design = load_design(args.design)
     rows: list[dict[str, Any]] = []
     names = scenario_names()
@@ -213,8 +269,11 @@ def _run_table(args: argparse.Namespace, limits: Any) -> int:
         row = as_json(design, scenario, result, seconds)
         rows.append(row)
         if not args.json:
-            print(f"{name:28} {result.verdict.upper():13} {result.stats.distinct_states:>9,} {seconds:8.1f}  "
-                  f"{', '.join(sorted(result.violated)) or '-'}", flush=True)
+            line = Text(f"{name:28} ")
+            line.append(f"{result.verdict.upper():13}", style=VERDICT_STYLE.get(result.verdict, ""))
+            line.append(f" {result.stats.distinct_states:>9,} {seconds:8.1f}  {', '.join(sorted(result.violated)) or '-'}")
+            print_lines([line])
+            sys.stdout.flush()
     if args.json:
         for row in rows:
             row.pop("violations")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -49,6 +50,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--scenarios", default="all", metavar="X,Y|all",
                         help="scenarios (names or .toml files), comma-separated (default: every shipped scenario)")
     parser.add_argument("--json", action="store_true", help="print the cells as a JSON list")
+    parser.add_argument("--html", metavar="FILE",
+                        help="also write a self-contained HTML report: the matrix, each failing cell linked to "
+                             "its counterexample as swimlanes")
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="cells checked at once (default: one per core; 1 with --workers)")
     add_search_flags(parser)
@@ -83,17 +87,24 @@ def selection(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     return designs, scenarios
 
 
-def check_cell(design_arg: str, scenario_arg: str, opts: SearchOptions) -> dict[str, Any]:
-    """One cell: build and check ``design_arg`` on ``scenario_arg`` (runs in a worker process)."""
+def check_cell(design_arg: str, scenario_arg: str, opts: SearchOptions, keep_trace: bool = False) -> dict[str, Any]:
+    """One cell: build and check ``design_arg`` on ``scenario_arg`` (runs in a worker process).
+    ``keep_trace`` keeps the shortest counterexample told in C terms (for ``--html``) under
+    ``"story"`` (removed before ``--json`` prints the row)."""
     from itsrace.cli.check_cmd import as_json, check_one, load_design
     from itsrace.hyp.scenario import load_scenario
 
     design = load_design(design_arg)
     scenario = load_scenario(scenario_arg)
-    _model, result, seconds = check_one(design, scenario, opts, design_arg)
+    model, result, seconds = check_one(design, scenario, opts, design_arg)
     row = as_json(design, scenario, result, seconds)
     for v in row["violations"]:
         v.pop("trace")
+    if keep_trace and result.violations:
+        from itsrace.cli.render import story_of
+
+        shortest = min(result.violations, key=lambda v: len(v.trace.steps))
+        row["story"] = story_of(shortest.trace, model)
     row["design_arg"], row["scenario_arg"] = design_arg, scenario_arg
     return row
 
@@ -105,29 +116,81 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else (1 if opts.workers > 1 else min(os.cpu_count() or 1, 8))
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.html:
+        from itsrace.cli.render import check_writable
+
+        check_writable(args.html)
     designs, scenarios = selection(args)
     cells = [(d, s) for d in designs for s in scenarios]
     start = time.monotonic()
-    rows, stopped = run_cells(cells, opts, jobs, progress=not args.json and sys.stderr.isatty())
+    rows, stopped = run_cells(cells, opts, jobs, progress=not args.json and sys.stderr.isatty(),
+                              keep_trace=bool(args.html))
+    stories = {c: rows[c].pop("story") for c in cells if c in rows and "story" in rows[c]}
+    text = format_matrix(designs, scenarios, rows, time.monotonic() - start, stopped)
     if args.json:
         print(json.dumps([rows[c] for c in cells if c in rows], indent=2))
     else:
-        print(format_matrix(designs, scenarios, rows, time.monotonic() - start, stopped))
+        print_matrix(text)
+    if args.html:
+        write_matrix_html(args.html, designs, scenarios, rows, stories, text.splitlines()[-1])
+        if not args.json:
+            print(f"HTML report: {args.html}")
     verdicts = [rows[c]["verdict"] if c in rows else "inconclusive" for c in cells]
     if "fail" in verdicts:
         return EXIT_VIOLATION
     return EXIT_INCONCLUSIVE if "inconclusive" in verdicts else EXIT_OK
 
 
+def print_matrix(text: str) -> None:
+    """The matrix, on a terminal with passing cells green, failing ones red, undecided yellow."""
+    from rich.text import Text
+
+    from itsrace.cli.render import print_lines
+
+    failing = "|".join(sorted({re.escape(s) for s in SHORT.values()}, key=len, reverse=True))
+    lines = []
+    for n, line in enumerate(text.splitlines()):
+        t = Text(line)
+        if n and line and not line.startswith(("S", "violated:")) and "cells checked" not in line:
+            t.highlight_regex(r"(?<=\s)pass\b", "green")
+            t.highlight_regex(rf"(?<=\s)(?:{failing})(?:,(?:{failing}))*\b", "bold red")
+            t.highlight_regex(r"(?<=\s)limit\b", "yellow")
+        lines.append(t)
+    print_lines(lines)
+
+
+def write_matrix_html(path: str, designs: list[str], scenarios: list[str],
+                      rows: dict[tuple[str, str], dict[str, Any]], stories: dict[tuple[str, str], Any],
+                      footer: str) -> None:
+    """``--html FILE``: the matrix with every failing cell linked to its counterexample."""
+    from itsrace.cli.render import write_file
+    from itsrace.hyp.html import MatrixView, report_page
+
+    names = {d: next((r["design"] for (dd, _), r in rows.items() if dd == d), d) for d in designs}
+    view = MatrixView([names[d] for d in designs], scenarios, footer=footer)
+    listed = []
+    for i, d in enumerate(designs):
+        for j, s in enumerate(scenarios):
+            row = rows.get((d, s))
+            anchor = f"cx-{i}-{j}" if (d, s) in stories else ""
+            view.cells[names[d], s] = (cell_text(row), row["verdict"] if row else "", anchor)
+            if anchor:
+                listed.append((anchor, f"{names[d]} on {s}: {stories[d, s].property} "
+                                       f"(itsrace check --design {d} --scenario {s})", stories[d, s]))
+    write_file(path, report_page("itsrace: the verdict matrix", listed, view))
+
+
 def run_cells(cells: list[tuple[str, str]], opts: SearchOptions, jobs: int,
-              progress: bool = False) -> tuple[dict[tuple[str, str], dict[str, Any]], bool]:
-    """Check every cell, ``jobs`` at a time; on Ctrl-C return what finished (and True)."""
+              progress: bool = False, keep_trace: bool = False) -> tuple[dict[tuple[str, str], dict[str, Any]], bool]:
+    """Check every cell, ``jobs`` at a time; on Ctrl-C return what finished (and True).
+    ``progress`` shows a live line on stderr: cells done, states, states/s, elapsed."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
+    start = time.monotonic()
     if jobs == 1:
         try:
-            for i, cell in enumerate(cells):
-                rows[cell] = check_cell(*cell, opts)
-                _progress(progress, i + 1, len(cells))
+            for cell in cells:
+                rows[cell] = check_cell(*cell, opts, keep_trace)
+                _progress(progress, rows, len(cells), start)
         except KeyboardInterrupt:
             return rows, True
         return rows, False
@@ -135,13 +198,13 @@ def run_cells(cells: list[tuple[str, str]], opts: SearchOptions, jobs: int,
     pending: dict[Future[dict[str, Any]], tuple[str, str]] = {}
     try:
         for cell in cells:
-            pending[pool.submit(check_cell, *cell, opts)] = cell
+            pending[pool.submit(check_cell, *cell, opts, keep_trace)] = cell
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 cell = pending.pop(fut)
                 rows[cell] = fut.result()  # a UsageError in a cell is re-raised here, one line
-                _progress(progress, len(rows), len(cells))
+                _progress(progress, rows, len(cells), start)
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
         return rows, True
@@ -150,9 +213,17 @@ def run_cells(cells: list[tuple[str, str]], opts: SearchOptions, jobs: int,
     return rows, False
 
 
-def _progress(on: bool, done: int, total: int) -> None:
-    if on:
-        print(f"\r{done}/{total} cells", end="" if done < total else "\n", file=sys.stderr, flush=True)
+def _progress(on: bool, rows: dict[tuple[str, str], dict[str, Any]], total: int, start: float) -> None:
+    """One live line on stderr (only on a terminal): cells, states, states/s, deepest trace, elapsed."""
+    if not on:
+        return
+    done = len(rows)
+    states = sum(r["states"] for r in rows.values())
+    elapsed = time.monotonic() - start
+    depth = max((v["steps"] for r in rows.values() for v in r["violations"]), default=0)
+    line = (f"\r  cells {done}/{total}  states {states:,}  {states / max(elapsed, 1e-9):,.0f} st/s  "
+            f"longest counterexample {depth}  elapsed {elapsed:,.0f} s ")
+    print(line, end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
 def cell_text(row: dict[str, Any] | None) -> str:

@@ -56,7 +56,10 @@ def register(subparsers: Any) -> None:
         "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
         help="change a model parameter before replaying (repeatable), e.g. --set bug=false",
     )
-    parser.add_argument("--trace-style", choices=STYLES, default="auto", help="how to print the trace")
+    parser.add_argument("--trace-style", choices=(*STYLES, "cpu"), default="auto",
+                        help="how to print the trace (auto: per-CPU in C terms for hypervisor traces)")
+    parser.add_argument("--fold", action="store_true",
+                        help="fold the steps of CPUs not involved in the failure (per-CPU timeline)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
     parser.set_defaults(func=run)
 
@@ -77,10 +80,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: the trace was found in model {trace.model}; replaying it on {model.name}")
     result = replay(compiled, trace)
     if not args.quiet:
-        print(format_trace(trace, args.trace_style))
+        print_trace(trace, model, args.trace_style, args.fold)
         print()
     print(verdict_line(result))
     return EXIT_REPRODUCES if result.reproduces else EXIT_DIVERGES
+
+
+def print_trace(trace: Trace, model: Any, style: str, fold: bool = False) -> None:
+    """The trace in ``style``; ``cpu`` (and ``auto`` for a hypervisor-model trace) tells it per
+    CPU in C terms, like ``itsrace check``."""
+    from itsrace.cli.render import print_story, story_of, text_width
+
+    is_hyp = trace.params.get("model") == "hyp"
+    if style == "cpu" and not is_hyp:
+        raise UsageError("--trace-style cpu needs a hypervisor-model trace (itsrace check --trace-out)")
+    if style == "cpu" or (style == "auto" and is_hyp):
+        print_story(story_of(trace, model), fold)
+    else:
+        print(format_trace(trace, style, width=text_width()))
 
 
 def parse_overrides(items: list[str]) -> dict[str, int | bool]:

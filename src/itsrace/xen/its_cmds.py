@@ -88,13 +88,13 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     Under the ITTE vCPU's vgic lock: delete V from the radix tree, unlink the pending_irq and
     re-initialise it; then invalidate the host LPI entry. An LR still holding V is left alone:
     a *stale LR* for gic_update_one_lr to find."""
-    with atomic():  # read_itte: the vCPU of the ITTE's collection, and the vLPI
+    with atomic():  # [vgic-v3-its.c:596] read_itte: the vCPU of the ITTE's collection, and the vLPI
         vc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         vl: range(NV + 1) = s.itte_lpi[dev * NE + ev]
     if vc >= NC or vl == 0:
         return 1
-    spin_lock_irqsave(s.vgic_lock[vc])
-    with atomic():  # write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
+    spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607] spin_lock_irqsave(&vcpu->arch.vgic.lock)
+    with atomic():  # [vgic-v3-its.c:610] write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
         await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         s.tree[vl - 1] = 0
@@ -103,7 +103,7 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         return 1
     gic_remove_irq_from_queues(self, s, vc, p)
     vgic_init_pending_irq_invalid(self, s, p)
-    spin_unlock_irqrestore(s.vgic_lock[vc])
+    spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:625] spin_unlock_irqrestore(&vcpu->arch.vgic.lock)
     gicv3_remove_guest_event(self, s, dev, ev)
     return 0
 
@@ -255,7 +255,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
     """its_handle_mapti (vgic-v3-its.c:709): write the ITTE, point the host LPI at V, initialise
     the event's pending_irq (no lock: it is not in the tree yet), mark it PRISTINE, publish it
     in the radix tree (write lock, interrupts enabled)."""
-    with atomic():  # its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
+    with atomic():  # [vgic-v3-its.c:722] its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
         spin_lock(s.its_lock)
         vc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
         bad: bool = (not s.dte[dev] or vc >= NC
@@ -266,7 +266,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         spin_unlock(s.its_lock)
     if bad:
         return 1
-    with atomic():  # gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
+    with atomic():  # [vgic-v3-its.c:757] gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
         spin_lock(s.devs_lock)
         pi: range(NPTR) = 0
         if s.host_dev[dev]:
@@ -280,7 +280,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
             s.itte_col[dev * NE + ev] = NCOL
             spin_unlock(s.its_lock)
         return 1
-    with atomic():  # vgic_init_pending_irq(p, V); update_lpi_property; lpi_vcpu_id; set PRISTINE
+    with atomic():  # [vgic-v3-its.c:762] vgic_init_pending_irq(p, V); update_lpi_property; lpi_vcpu_id; set PRISTINE
         check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
         check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
         s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new identity
@@ -297,13 +297,13 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_vcpu[SLOT(pi)] = vc
         s.p_pristine[SLOT(pi)] = 1
     write_lock(s.tree_lock)
-    with atomic():  # radix_tree_insert: -EEXIST if another event maps V
+    with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:
             s.tree[V - 1] = SLOT(pi) + 1
     write_unlock(s.tree_lock)
     if not ok:
-        with atomic():  # undo: gicv3_remove_guest_event, then the ITTE
+        with atomic():  # [vgic-v3-its.c:797] undo: gicv3_remove_guest_event, then the ITTE
             s.host_lpi[dev * NE + ev] = 0
         with atomic():  # undo: ITTE := unmapped
             spin_lock(s.its_lock)

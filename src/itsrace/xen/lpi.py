@@ -25,7 +25,7 @@ from itsrace.xen.vgic import vgic_vcpu_inject_lpi
 @process(lambda K: dict(instances=1, name="pCPU0:irq", cpu=0, irq=True))
 def gicv3_do_LPI(self, s, P: range(NQ)):
     """gic_interrupt -> gicv3_do_LPI (gic-v3-lpi.c:171) for host LPI ``P``."""
-    with atomic():  # gic_interrupt: ack (IAR); gicv3_do_LPI: EOIR1 (priority drop) first
+    with atomic():  # [gic-v3-lpi.c:179] gic_interrupt: ack (IAR); gicv3_do_LPI: EOIR1 (priority drop) first
         await_(s.host_pend[P] == 1)
         s.host_pend[P] = 0
         if C0 < NC:
@@ -34,7 +34,7 @@ def gicv3_do_LPI(self, s, P: range(NQ)):
     if C0 < NC:
         if from_guest:  # enter_hypervisor_head: the trap from guest mode syncs the LRs
             gic_clear_lrs(self, s, 0, C0)
-    with atomic():  # hlpi.data = read_u64_atomic(&host_lpis[P]); virt_lpi == INVALID_LPI?
+    with atomic():  # [gic-v3-lpi.c:186] hlpi.data = read_u64_atomic(&host_lpis[P]); virt_lpi == INVALID_LPI?
         virt: range(-1, NV + 1) = s.host_lpi[P]
         # ghost: this is where the vITS translates the MSI. It is a trigger of vLPI virt if the
         # guest's ITT mapped the event to virt when the MSI was sent or maps it so now (an MSI

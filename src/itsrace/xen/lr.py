@@ -134,7 +134,7 @@ def gic_raise_guest_irq(self, s, cpu: range(NPC), v: range(NC), V: range(NV + 1)
 def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
     """gic_update_one_lr (gic.c:510), vgic lock held, IRQs off, v == current: fold what the
     guest did with LR i back into the pending_irq the LR's vINTID looks up to."""
-    with atomic():  # read_lr(i); p = irq_to_pending(v, lr.virq)
+    with atomic():  # [gic.c:519] read_lr(i); p = irq_to_pending(v, lr.virq)
         await_(s.tree_lock_w == 0)
         check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
         st: range(4) = s.lr_state[v][i]
@@ -147,7 +147,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
             s.lr_mask[v][i] = 0
             s.lr_own[v][i] = 0
         return
-    with atomic():  # test_and_clear_bit(PRISTINE): the LR cannot be this new pending_irq's
+    with atomic():  # [gic.c:528] test_and_clear_bit(PRISTINE): the LR cannot be this new pending_irq's
         check(s.p_alive[SLOT(p)] == 1, "use-after-free")
         was: bool = s.p_pristine[SLOT(p)]
         s.p_pristine[SLOT(p)] = 0
@@ -159,7 +159,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
             s.lr_own[v][i] = 0
         return
     if st & LR_ACTIVE:
-        with atomic():  # the LR is active: set ACTIVE; if it fired again, make the LR active+pending
+        with atomic():  # [gic.c:539] the LR is active: set ACTIVE; if it fired again, make the LR active+pending
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.p_active[SLOT(p)] = 1
@@ -167,12 +167,12 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
                 s.p_queued[SLOT(p)] = 0
                 s.lr_state[v][i] = st | LR_PENDING
     elif st & LR_PENDING:
-        with atomic():  # a second trigger is absorbed by the pending LR
+        with atomic():  # [gic.c:555] a second trigger is absorbed by the pending LR
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.p_queued[SLOT(p)] = 0
     else:
-        with atomic():  # invalid: the guest EOIed it
+        with atomic():  # [gic.c:564] invalid: the guest EOIed it
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.lr_virq[v][i] = 0

@@ -34,7 +34,7 @@ def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
     r: range(NPTR) = vgic_v3_lpi_to_pending(self, s, V)  # first lookup
     if r == 0:
         return
-    with atomic():  # vcpu_id = ACCESS_ONCE(p->lpi_vcpu_id), no lock held
+    with atomic():  # [gic-v3-lpi.c:152] vcpu_id = ACCESS_ONCE(p->lpi_vcpu_id), no lock held
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_gen[SLOT(r)] == GEN(r), "use-after-reinit")
         vid: range(NC + 1) = s.p_vcpu[SLOT(r)]
@@ -49,12 +49,12 @@ def vgic_vcpu_inject_irq(self, s, cpu: range(NPC), v: range(NC), V: range(1, NV 
     then either refresh it where it already is (inflight) or raise it and add it to
     inflight_irqs. Then kick the vCPU if it runs on another pCPU (vcpu_unblock + event-check
     SGI)."""
-    spin_lock_irqsave(s.vgic_lock[v])
+    spin_lock_irqsave(s.vgic_lock[v])  # [vgic.c:518] spin_lock_irqsave(&v->arch.vgic.lock)
     n: range(NPTR) = vgic_v3_lpi_to_pending(self, s, V)  # second lookup, under the vgic lock
     if n == 0:
         spin_unlock_irqrestore(s.vgic_lock[v])
         return
-    with atomic():  # set_bit(QUEUED); list_empty(&n->inflight)
+    with atomic():  # [vgic.c:535] set_bit(QUEUED); list_empty(&n->inflight)
         check(n != 0, "null-deref")
         check(s.p_alive[SLOT(n)] == 1, "use-after-free")
         check(s.p_gen[SLOT(n)] == GEN(n), "use-after-reinit")
@@ -64,18 +64,18 @@ def vgic_vcpu_inject_irq(self, s, cpu: range(NPC), v: range(NC), V: range(1, NV 
         gic_raise_inflight_irq(self, s, cpu, v, V)
     else:
         prio: range(NPRIO) = vgic_v3_lpi_get_priority(self, s, V)
-        with atomic():  # n->priority = priority; test_bit(ENABLED)
+        with atomic():  # [vgic.c:543] n->priority = priority; test_bit(ENABLED)
             check(s.p_alive[SLOT(n)] == 1, "use-after-free")
             s.p_prio[SLOT(n)] = prio
             en: bool = s.p_enabled[SLOT(n)]
         if en:
             gic_raise_guest_irq(self, s, cpu, v, V)
-        with atomic():  # list_add into inflight_irqs, ordered by priority
+        with atomic():  # [vgic.c:550] list_add into inflight_irqs, ordered by priority
             check(s.p_alive[SLOT(n)] == 1, "use-after-free")
             check(s.p_heads[SLOT(n)] == 1, "null-deref")
             check(s.p_infl[SLOT(n)] == 0, "list-lock")
             check(s.p_lrq[SLOT(n)] in (0, v + 1), "list-lock")
             s.p_infl[SLOT(n)] = v + 1
-    spin_unlock_irqrestore(s.vgic_lock[v])
+    spin_unlock_irqrestore(s.vgic_lock[v])  # [vgic.c:560] spin_unlock_irqrestore(&v->arch.vgic.lock)
     if not is_current(cpu, v):  # vcpu_unblock(v); if running elsewhere: EVENT_CHECK SGI
-        s.kick[v] = 1
+        s.kick[v] = 1  # [vgic.c:562] vcpu_unblock(v); smp_send_event_check_mask: kick v's pCPU

@@ -18,6 +18,10 @@ engine:
 ``format_trace`` picks the timeline when the trace has processes and the step list otherwise.
 Every format starts with a header naming the violated property and the initial state, and ends
 with the state in which the property fails. Only ASCII is used, so output survives any terminal.
+
+No line is unbounded: a step's label (for a level-2 step, the whole statement of an atomic
+block) is cut at :data:`MAX_LABEL` characters, and ``width`` (default 120) bounds the lines of
+the step list (wrapped) and of the compact list (cut, one line per step).
 """
 
 from __future__ import annotations
@@ -31,11 +35,26 @@ from itsrace.engine.explore.search import Violation
 from itsrace.engine.explore.trace import Trace, TraceStep
 
 STYLES = ("auto", "timeline", "steps", "compact")
+MAX_LABEL = 160  # characters of a step label shown (the full label is in the JSON trace)
+WIDTH = 120
 _LABEL = re.compile(r"^(?P<var>[^\[]+)(?P<index>(\[\d+\])*)$")
 _MODEL_COLUMN = "(model)"  # column of level-1 steps inside a timeline
 
 
 # -- small pieces --------------------------------------------------------------------------------
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in ``...`` when cut."""
+    return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
+
+
+def _wrap_block(lines: list[str], width: int) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        out.extend(textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""])
+    return out
+
+
 def short_where(where: str, cwd: str | None = None) -> str:
     """``file:line`` with the file relative to ``cwd`` when it lies below it (shorter to read,
     still clickable in most terminals and editors)."""
@@ -103,7 +122,7 @@ def footer(trace: Trace) -> list[str]:
 
 def step_lines(step: TraceStep, cwd: str | None = None) -> list[str]:
     """The body of one step: label and location, then what it read and what it changed."""
-    lines = [f"{step.label}  @ {short_where(step.where, cwd)}"]
+    lines = [f"{clip(step.label, MAX_LABEL)}  @ {short_where(step.where, cwd)}"]
     if step.reads:
         lines.append(f"  read  {format_reads(step.reads)}")
     if step.changes:
@@ -116,37 +135,44 @@ def step_lines(step: TraceStep, cwd: str | None = None) -> list[str]:
 
 
 # -- the three formats ------------------------------------------------------------------------------
-def format_steps(trace: Trace, cwd: str | None = None) -> str:
-    """One block per step, numbered from 1; level-2 steps are prefixed with their process."""
+def format_steps(trace: Trace, cwd: str | None = None, width: int = WIDTH) -> str:
+    """One block per step, numbered from 1; level-2 steps are prefixed with their process.
+    Lines longer than ``width`` are wrapped."""
     out = header(trace)
-    width = len(str(len(trace.steps)))
+    num = len(str(len(trace.steps)))
     for n, step in enumerate(trace.steps, start=1):
         body = step_lines(step, cwd)
         who = f"[{step.process}] " if step.process else ""
-        out.append(f"{n:>{width}}. {who}{body[0]}")
-        out.extend(" " * (width + 2) + line for line in body[1:])
+        out.append(f"{n:>{num}}. {who}{body[0]}")
+        out.extend(" " * (num + 2) + line for line in body[1:])
     out.extend(footer(trace))
-    return "\n".join(out)
+    return "\n".join(_wrap_block(out, width))
 
 
-def format_compact(trace: Trace, cwd: str | None = None) -> str:
-    """One line per step: ``3. [pCPU0] label | changes | file:line``."""
-    out = header(trace)
-    width = len(str(len(trace.steps)))
+def format_compact(trace: Trace, cwd: str | None = None, width: int = WIDTH) -> str:
+    """One line per step: ``3. [pCPU0] label | changes | file:line``, cut to ``width``
+    (the header and footer are wrapped)."""
+    out = _wrap_block(header(trace), width)
+    num = len(str(len(trace.steps)))
     for n, step in enumerate(trace.steps, start=1):
         who = f"[{step.process}] " if step.process else ""
         effect = step.note or format_changes(step.changes) or "no change"
-        out.append(f"{n:>{width}}. {who}{step.label} | {effect} | {short_where(step.where, cwd)}")
-    out.extend(footer(trace))
+        where = short_where(step.where, cwd)
+        head = f"{n:>{num}}. {who}{clip(step.label, max(20, width // 2))} | "
+        room = max(10, width - len(head) - len(where) - 3)
+        out.append(clip(f"{head}{clip(effect, room)} | {where}", width))
+    out.extend(_wrap_block(footer(trace), width))
     return "\n".join(out)
 
 
-def format_timeline(trace: Trace, cwd: str | None = None, max_column: int | None = None) -> str:
+def format_timeline(trace: Trace, cwd: str | None = None, max_column: int | None = None,
+                    width: int = WIDTH) -> str:
     """One column per process (level-1 steps go to a ``(model)`` column), time downwards.
 
     Each step occupies a few rows in the column of the process that took it: the step number
     and label, then ``@ file:line``, ``read ...`` and ``set ...``. Long texts wrap inside the
-    column (at most ``max_column`` characters wide; by default the columns share ~120).
+    column (at most ``max_column`` characters wide; by default the columns share ~120). The
+    header and footer (initial and final state) are wrapped at ``width``.
     """
     columns = _process_columns(trace.steps)
     if max_column is None:
@@ -156,34 +182,37 @@ def format_timeline(trace: Trace, cwd: str | None = None, max_column: int | None
     for step, cell in zip(trace.steps, cells, strict=True):
         col = step.process or _MODEL_COLUMN
         widths[col] = min(max_column, max(widths[col], *(len(line) for line in cell)))
-    out = header(trace)
+    out = _wrap_block(header(trace), width)
     out.append(_row(columns, widths, {c: c for c in columns}))
     out.append(_row(columns, widths, {c: "-" * widths[c] for c in columns}, fill="-", sep="-+-"))
     for step, cell in zip(trace.steps, cells, strict=True):
         col = step.process or _MODEL_COLUMN
         for line in _wrap(cell, widths[col]):
             out.append(_row(columns, widths, {col: line}))
-    out.extend(footer(trace))
+    out.extend(_wrap_block(footer(trace), width))
     return "\n".join(out)
 
 
-def format_trace(trace: Trace, style: str = "auto", cwd: str | None = None) -> str:
-    """Render ``trace`` in ``style`` (``auto``: timeline if any step belongs to a process)."""
+def format_trace(trace: Trace, style: str = "auto", cwd: str | None = None, width: int = WIDTH) -> str:
+    """Render ``trace`` in ``style`` (``auto``: timeline if any step belongs to a process),
+    its lines fitting ``width`` characters."""
     if style == "auto":
         style = "timeline" if any(step.process for step in trace.steps) else "steps"
     if style == "timeline":
-        return format_timeline(trace, cwd)
+        columns = max(1, len(_process_columns(trace.steps)))
+        fit = max(24, (width - 3 * (columns - 1)) // columns)  # columns and separators fill the width
+        return format_timeline(trace, cwd, max_column=min(max(32, width // columns - 3), fit), width=width)
     if style == "steps":
-        return format_steps(trace, cwd)
+        return format_steps(trace, cwd, width)
     if style == "compact":
-        return format_compact(trace, cwd)
+        return format_compact(trace, cwd, width)
     raise ValueError(f"unknown trace style {style!r}: use one of {', '.join(STYLES)}")
 
 
-def format_violation(violation: Violation, style: str = "auto", cwd: str | None = None) -> str:
+def format_violation(violation: Violation, style: str = "auto", cwd: str | None = None, width: int = WIDTH) -> str:
     """A :class:`~itsrace.engine.explore.search.Violation`: its property's documentation, then the trace."""
     doc = f"  ({violation.doc.strip().splitlines()[0]})" if violation.doc.strip() else ""
-    return f"VIOLATION {violation.property}{doc}\n" + format_trace(violation.trace, style, cwd)
+    return f"VIOLATION {violation.property}{doc}\n" + format_trace(violation.trace, style, cwd, width)
 
 
 # -- timeline helpers ------------------------------------------------------------------------------

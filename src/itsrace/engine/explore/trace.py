@@ -17,6 +17,7 @@ from itsrace.engine.files import MIB, InputFileError, read_text_file
 from itsrace.engine.lang.compile import Compiled
 
 TRACE_FORMAT = "itsrace-trace/1"
+TRACE_SCHEMA_VERSION = 1  # src/itsrace/schemas/trace.schema.json
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Trace:
         return len(self.steps)
 
     def to_json(self) -> str:
-        data = {"format": TRACE_FORMAT, **asdict(self)}
+        data = {"format": TRACE_FORMAT, "schema_version": TRACE_SCHEMA_VERSION, **asdict(self)}
         return json.dumps(data, indent=2)
 
     def save(self, path: str) -> None:
