@@ -32,9 +32,11 @@ def vgic_its_check_cache(self, s, q: range(NQ)):
             check(s.o_alive[c - 1] == 1, "use-after-free")
             if s.o_ref[c - 1] > 0:
                 s.o_ref[c - 1] = s.o_ref[c - 1] + 1
-                # ghost: the ITS translated the MSI to this INTID (a trigger if the ITT mapped the
-                # event to it when the MSI was sent, or maps it so now)
-                if s.msi_v[q] == OINTID(c - 1) or ite_intid(s.ite, s.ite_irq, q) == OINTID(c - 1):
+                # ghost: the ITS translated the MSI to this INTID: a trigger if the ITT mapped the
+                # event to it when the MSI was sent, or maps it so now, or the command that unmaps
+                # it has not completed yet (the cache is the ITS's mapping until invalidated)
+                if (s.msi_v[q] == OINTID(c - 1) or ite_intid(s.ite, s.ite_irq, q) == OINTID(c - 1)
+                        or s.gv_lpi[q] == OINTID(c - 1)):
                     s.trig[OINTID(c - 1) - 1] = min(s.trig[OINTID(c - 1) - 1] + 1, TRIG_MAX)
             else:
                 c = 0

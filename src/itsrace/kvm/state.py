@@ -21,7 +21,7 @@ Variables are grouped like KVM's data structures:
 * the guest's memory: the LPI property table ``prop_en``/``prop_prio``;
 * ghost variables (not in KVM; they state the properties): the object each LR was populated
   from (``lr_own``), triggers per INTID (``trig``), MSIs owed per event (``owed``), the guest's
-  view of its completed commands (``gv_lpi``, ``gv_dev``, ``gv_dirty``, ``dev_gone``).
+  view of its completed commands (``gv_lpi``, ``gv_col``, ``gv_dev``, ``gv_dirty``, ``dev_gone``).
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("msi_v", range(NV + 1), NQ, "ghost: the INTID the ITS mapped the event to when its MSI was sent")
     var("owed", bool, NQ, "ghost: an MSI for this mapped, enabled event awaits delivery")
     var("gv_lpi", range(NV + 1), NQ, "ghost: the guest's view (completed commands) of the event's INTID")
+    var("gv_col", range(NCOL + 1), NQ, "ghost: the guest's view of the event's collection (NCOL: none)")
     var("gv_dev", bool, ND, "ghost: the guest's view: device mapped by a completed MAPD")
     var("gv_dirty", bool, NV, "ghost: the guest changed the property entry and has not yet issued INV")
     var("dev_gone", bool, ND, "ghost: MAPD V=0 completed for the device (and no MAPD V=1 since)")
@@ -109,7 +110,7 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "in_guest": [1] * NC, "kick": [0] * NC, "exits_left": [K["MAX_EXITS"]] * NC, "cmd_next": [0] * NC,
         "cmds_left": K["MAX_CMDS"], "prop_en": [1] * NV, "prop_prio": [0] * NV, "msi_left": list(sc.msis),
         "lr_own": [[0] * NL for _ in range(NC)], "trig": [0] * NV, "msi_v": [0] * NQ, "owed": [0] * NQ,
-        "gv_lpi": [0] * NQ, "gv_dev": [0] * ND, "gv_dirty": [0] * NV, "dev_gone": [0] * ND,
+        "gv_lpi": [0] * NQ, "gv_col": [NCOL] * NQ, "gv_dev": [0] * ND, "gv_dirty": [0] * NV, "dev_gone": [0] * ND,
     }
 
 
@@ -168,6 +169,7 @@ def setup_mapti(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) ->
         s["xa"][lpi] = o1 = o + 1
     s["ite"][q], s["ite_irq"][q], s["ite_col"][q] = 1, o1, col
     s["gv_lpi"][q] = V
+    s["gv_col"][q] = col
 
 
 @setup

@@ -45,6 +45,7 @@ from itsrace.kvm.consts import (
     NBATCH,
     NC,
     NCMD,
+    NCOL,
     NE,
     NO,
     NQ,
@@ -151,22 +152,29 @@ def vgic_mmio_write_its_cwriter(self, s, b: range(NBATCH)):
                         s.dev_gone[CMD_A[cmd]] = 1
                         for e in range(NE):
                             s.gv_lpi[CMD_A[cmd] * NE + e] = 0
+                            s.gv_col[CMD_A[cmd] * NE + e] = NCOL
                             s.owed[CMD_A[cmd] * NE + e] = 0
                 if CMD_OP[cmd] == MAPTI:
                     if gv_mapti_valid(s.gv_dev, s.gv_lpi, s.col_target, CMD_A[cmd], CMD_B[cmd], CMD_C[cmd] + 1,
                                       CMD_D[cmd]):
                         s.gv_lpi[CMD_A[cmd] * NE + CMD_B[cmd]] = CMD_C[cmd] + 1
+                        s.gv_col[CMD_A[cmd] * NE + CMD_B[cmd]] = CMD_D[cmd]
                         s.gv_dirty[CMD_C[cmd]] = 0
+                if CMD_OP[cmd] == MOVI:
+                    if s.gv_lpi[CMD_A[cmd] * NE + CMD_B[cmd]] != 0 and s.col_target[CMD_C[cmd]] < NC:
+                        s.gv_col[CMD_A[cmd] * NE + CMD_B[cmd]] = CMD_C[cmd]
                 if CMD_OP[cmd] == DISCARD:
                     s.gv_lpi[CMD_A[cmd] * NE + CMD_B[cmd]] = 0
+                    s.gv_col[CMD_A[cmd] * NE + CMD_B[cmd]] = NCOL
                     s.owed[CMD_A[cmd] * NE + CMD_B[cmd]] = 0
                 if CMD_OP[cmd] == CLEAR:  # the guest cleared the pending state itself
                     s.owed[CMD_A[cmd] * NE + CMD_B[cmd]] = 0
                 if CMD_OP[cmd] == MAPC:
                     if CMD_C[cmd] == 0:
                         for q in range(NQ):
-                            if s.ite[q] and s.ite_col[q] == CMD_A[cmd]:
+                            if s.gv_col[q] == CMD_A[cmd]:
                                 s.gv_lpi[q] = 0
+                                s.gv_col[q] = NCOL
                                 s.owed[q] = 0
             j = j + 1
     spin_unlock(s.cmd_lock)
