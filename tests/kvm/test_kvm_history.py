@@ -41,6 +41,7 @@ def test_the_code_before_the_fix_fails_where_kvm_passes(check: Any, design: str,
     assert r.verdict == "fail" and set(r.violated) == violated, sorted(r.violated)
 
 
+@pytest.mark.slow
 def test_each_fix_is_needed_only_where_it_applies(check: Any) -> None:
     """The 2024 design has the 2026 release code and passes the 2026 scenario; the 2026 design has
     the 2024 fix and passes discard-vs-lpi."""
@@ -48,7 +49,8 @@ def test_each_fix_is_needed_only_where_it_applies(check: Any) -> None:
     assert check("history:cve_2026_74568", "discard-vs-lpi").verdict == "pass"
 
 
-@pytest.mark.parametrize("scenario", ["test:remap-while-pruned", "test:remap-while-injecting"])
+@pytest.mark.parametrize("scenario", [pytest.param("test:remap-while-pruned", marks=pytest.mark.slow),
+                                      "test:remap-while-injecting"])
 def test_the_new_scenarios_run_on_xen_too(check: Any, scenario: str) -> None:
     r = check("xen-4.10", scenario)
     assert r.verdict in ("pass", "fail") and r.stats.distinct_states > 0
