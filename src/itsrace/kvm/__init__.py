@@ -22,7 +22,7 @@ SOURCE = ("Linux arm64 KVM, 2026 (vgic-its.c @ intel-lab-lkp/linux 0a15de082a7f,
 
 KVM = BaseModel(
     "kvm",
-    summary="KVM arm64 vgic-its as in 2026 mainline: refcounted vgic_irq, RCU lpi_xa, translation cache, deferred release",
+    summary="KVM arm64 vgic-its, 2026 kernel: refcounted vgic_irq, RCU lpi_xa, translation cache, deferred release",
     source=SOURCE,
     modules=(irq, vgic, cache, its_cmds, msi, vcpu, properties, state),
     make_consts=make_consts,
