@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("itsrace.engine.scale",),
     ("itsrace.engine",),  # the package's public face (__init__)
     ("itsrace.models", "itsrace.hyp"),
-    ("itsrace.xen",),
+    ("itsrace.xen", "itsrace.kvm"),
     ("itsrace.catalog",),
     ("itsrace.cli", "itsrace.__main__"),  # __main__: `python -m itsrace`
 ]

@@ -16,10 +16,11 @@ from itsrace.engine import Model, ModelError
 from itsrace.hyp.build import build_model
 from itsrace.hyp.design import BaseModel, Design, DesignError, load_design_file, looks_like_file
 from itsrace.hyp.scenario import ScenarioError, load_named, load_scenario, scenario_names
+from itsrace.kvm import KVM
 from itsrace.xen import XEN_4_10
 from itsrace.xen.designs import SHIPPED as XEN_DESIGNS
 
-BASES: dict[str, BaseModel] = {b.name: b for b in (XEN_4_10,)}
+BASES: dict[str, BaseModel] = {b.name: b for b in (XEN_4_10, KVM)}
 
 
 def _shipped() -> dict[str, Design | BaseModel]:

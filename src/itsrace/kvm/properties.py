@@ -1,0 +1,90 @@
+"""KVM's state checked against the shared catalogue (:data:`itsrace.hyp.properties.PROPERTIES`):
+the invariants and final properties as level-1 predicates over this model's state. Assertions
+(``use-after-free``, ``double-free``, ``free-while-referenced``, ``lr-wrong-pending-irq``,
+``list-lock``, ``spurious-delivery``, ``xen-bug`` for a BUG_ON) are ``check`` lines in the steps.
+
+``leak`` is the one property the catalogue has no entry for: at rest, every allocated
+``vgic_irq`` is the ``lpi_xa`` entry of its INTID and its refcount is exactly the number of
+counted pointers to it (ITEs, translation-cache entries, ap_list membership): no transient
+reference is left and no object is unreachable.
+"""
+
+from __future__ import annotations
+
+from itsrace.hyp.lang import final, invariant, pure
+from itsrace.kvm.consts import NC, ND, NE, NL, NO, NPOOL, NQ, SCRIPT_LEN
+
+
+@pure
+def no_dup(lr_state: tuple[tuple[int, ...], ...], lr_intid: tuple[tuple[int, ...], ...]) -> bool:
+    for v in range(NC):
+        for a in range(NL):
+            for b in range(a + 1, NL):
+                if lr_state[v][a] and lr_state[v][b] and lr_intid[v][a] == lr_intid[v][b]:
+                    return False
+    return True
+
+
+@pure
+def at_rest(pc_vcpu: tuple[int, ...], pc_msi: tuple[int, ...]) -> bool:
+    """Every process is at its start (the engine also evaluates final properties in deadlocked
+    states; there they would only repeat the deadlock, so they hold vacuously)."""
+    return not any(pc_vcpu) and not any(pc_msi)
+
+
+@pure
+def cleaned(gone: tuple[int, ...], dev: tuple[int, ...], ite: tuple[int, ...], cache: tuple[int, ...]) -> bool:
+    """Every device removed by MAPD V=0 left nothing: no its_device, no ITE, no cache entry."""
+    for d in range(ND):
+        if not gone[d]:
+            continue
+        if dev[d]:
+            return False
+        for e in range(NE):
+            if ite[d * NE + e] or cache[d * NE + e]:
+                return False
+    return True
+
+
+@pure
+def refs_balanced(alive: tuple[int, ...], ref: tuple[int, ...], vcpu: tuple[int, ...], xa: tuple[int, ...],
+                  ite: tuple[int, ...], ite_irq: tuple[int, ...], cache: tuple[int, ...]) -> bool:
+    for o in range(NO):
+        if not alive[o]:
+            continue
+        held = (1 if vcpu[o] else 0) + sum(1 for q in range(NQ) if ite[q] and ite_irq[q] == o + 1) + \
+            sum(1 for c in cache if c == o + 1)
+        if ref[o] != held or held == 0 or xa[o // NPOOL] != o + 1:
+            return False
+    return True
+
+
+@invariant("duplicate-lr")
+def no_duplicate_lr(s):
+    """No vCPU has two valid LRs with the same INTID."""
+    return no_dup(s.lr_state, s.lr_intid)
+
+
+@final("msi-delivered")
+def msi_delivered(s):
+    """Every MSI owed to the guest has been delivered."""
+    return not at_rest(s.pc_vCPU, s.pc_msi) or not any(s.owed[q] for q in range(NQ))
+
+
+@final("device-cleaned-up")
+def device_cleaned_up(s):
+    """Nothing is left of a device after MAPD V=0."""
+    return not at_rest(s.pc_vCPU, s.pc_msi) or cleaned(s.dev_gone, s.dev, s.ite, s.cache)
+
+
+@final("queue-consumed")
+def queue_consumed(s):
+    """Every scripted command has been issued and consumed."""
+    return not at_rest(s.pc_vCPU, s.pc_msi) or all(s.cmd_next[v] == SCRIPT_LEN[v] for v in range(NC))
+
+
+@final("leak")
+def no_leak(s):
+    """At rest every allocated vgic_irq is reachable and counts exactly its references."""
+    return not at_rest(s.pc_vCPU, s.pc_msi) or refs_balanced(s.o_alive, s.o_ref, s.o_vcpu, s.xa, s.ite, s.ite_irq,
+                                                              s.cache)
