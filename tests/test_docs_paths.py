@@ -19,7 +19,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_OURS = {"benchmarks.md", "engine.md"}
 PATH = re.compile(r"`([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.*-]+)+/?)`")
 ROOTED = ("src/", "docs/", "tests/", "examples/", "scripts/", ".ci/")
-IN_PACKAGE = ("engine/", "hyp/", "xen/", "cli/", "its/", "models/")
+IN_PACKAGE = ("engine/", "hyp/", "xen/", "kvm/", "cli/", "its/", "models/")
 C_TREES = ("xen/arch/", "xen/include/", "arch/arm64/", "xen-project/")
 
 
