@@ -105,6 +105,8 @@ class CTranslator:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             return f"(!{self.truth(node.operand)})"
         v = self.value(node)
+        if isinstance(v, Ragged):
+            raise Unsupported("the truth of a tuple row")
         if isinstance(v, list):
             return "1" if v else "0"
         return f"({v} != 0)"
@@ -422,9 +424,9 @@ class CTranslator:
             kind = exc.func.id
             if kind == "_Disabled":
                 return "goto disabled;"
-            if kind == "_CheckFailed" and isinstance(exc.args[0], ast.Constant):
+            if kind == "_CheckFailed" and isinstance(exc.args[0], ast.Constant) and isinstance(exc.args[0].value, int):
                 self.uses_check = True
-                return f"{{ cfail = {exc.args[0].value}; goto failed; }}"
+                return f"{{ cfail = {int(exc.args[0].value)}; goto failed; }}"
             if kind == "_DomainError":
                 return "{ cx->err = ERR_DOMAIN; return -1; }"
         return "{ cx->err = ERR_RAISE; return -1; }"

@@ -224,7 +224,7 @@ def check_native(
                 raise NativeFallback(f"the C search stopped on a run-time error in model '{c.model.name}' "
                                      f"(code {int(out[4])}); the Python backend reports it")
             stats = Stats(distinct_states=int(out[0]), transitions=int(out[1]), depth=int(out[2]),
-                          queue=int(out[3]))
+                          queue=int(out[3]), engine="c")
             fired = (ctypes.c_int64 * len(c.actions))()
             gained = (ctypes.c_int64 * len(c.actions))()
             lib.itsrace_coverage(fired, gained)
