@@ -15,14 +15,22 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, note, settings
+from test_reductions_soundness import SHIPPED, describe, random_models
 
-from itsrace.engine import Limits, Model, ModelError, Result, check_model, compile_model, replay, require
+from itsrace.engine import (
+    Limits,
+    Model,
+    ModelError,
+    Result,
+    check_model,
+    compile_model,
+    replay,
+    require,
+)
 from itsrace.engine.native.build import find_compiler
 from itsrace.engine.native.codegen import generate
 from itsrace.engine.native.runner import NativeFallback, check, check_native
 from itsrace.models import lpi_toy
-
-from test_reductions_soundness import SHIPPED, describe, random_models
 
 pytestmark = pytest.mark.skipif(find_compiler() is None, reason="no C compiler")
 

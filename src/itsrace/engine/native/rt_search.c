@@ -98,6 +98,19 @@ static inline uint64_t fp_key(const uint64_t *t) {
 }
 
 static inline int owner_of(uint64_t h) { return G.nw == 1 ? 0 : (int)(((h >> 24) & 0xff) % (uint64_t)G.nw); }
+/* the partition: only the bits in g_pmask decide the owner (partition.py picks slots that
+   transitions rarely change, so most successors stay with their parent's worker) */
+static uint64_t g_pmask[NW];
+static int g_use_pmask;
+
+static inline int owner_of_state(const uint64_t *t) {
+    if (G.nw == 1) return 0;
+    if (!g_use_pmask) return owner_of(G.fp ? mix64(fp_key(t) ^ FP_SEED) : state_hash(t));
+    uint64_t h = UINT64_C(0x243f6a8885a308d3);
+    for (int i = 0; i < NW; i++) h = mix64(h ^ (t[i] & g_pmask[i]));
+    return owner_of(h);
+}
+
 static inline Sub *sub_of(Worker *w, uint64_t h) { return &w->sub[(h >> 32) & (NSUB - 1)]; }
 
 static int sub_alloc(Sub *sb, size_t cap, size_t width) {
@@ -223,9 +236,6 @@ static int insert(Worker *w, const uint64_t *t, uint64_t parent) {
     return exact_insert(w, t, state_hash(t), parent);
 }
 
-static inline uint64_t route_hash(const uint64_t *t) {
-    return G.fp ? mix64(fp_key(t) ^ FP_SEED) : state_hash(t);
-}
 
 static int box_push(Box *b, const uint64_t *t, uint64_t parent, int k) {
     if (b->n == b->cap) {
@@ -247,13 +257,10 @@ static int visit(Ctx *cx, int k, const uint64_t *t) {
     Worker *w = cx->w;
     int r;
     if (G.nw > 1) {
-        uint64_t h = route_hash(t);
-        int o = owner_of(h);
+        int o = owner_of_state(t);
         if (o != w->id) return box_push(&w->out[o], t, cx->cur_gid, k) ? (cx->err = ERR_MEMORY, -1) : 0;
-        r = G.fp ? fp_insert(w, fp_key(t), h, t) : exact_insert(w, t, h, cx->cur_gid);
-    } else {
-        r = insert(w, t, cx->cur_gid);
     }
+    r = insert(w, t, cx->cur_gid);
     if (r < 0) { cx->err = ERR_MEMORY; return -1; }
     cx->gained[k] += r;
     return 0;
@@ -404,6 +411,10 @@ int itsrace_nact(void) { return NACT; }
 void itsrace_set_helper(helper_cb cb) { g_helper = cb; }
 void itsrace_request_stop(void) { G.stop_request = 1; }
 void itsrace_free(void) { free_all(); }
+void itsrace_set_partition(const uint64_t *mask, int use) {
+    g_use_pmask = use;
+    for (int i = 0; i < NW; i++) g_pmask[i] = use ? mask[i] : 0;
+}
 
 /* params: max_states, max_depth, max_memory, workers, fingerprints, stop_on_violation, chunk
    (negative limits: none). Returns the status. */
@@ -428,7 +439,7 @@ int itsrace_run(const uint64_t *init, int ninit, const int64_t *params, double m
     }
     for (int i = 0; i < ninit; i++) {
         const uint64_t *s = init + (size_t)i * NW;
-        Worker *w = &G.w[owner_of(route_hash(s))];
+        Worker *w = &G.w[owner_of_state(s)];
         if (insert(w, s, GID_NONE) < 0) return ST_ERROR;
     }
     for (int i = 0; i < nw; i++) start_level(&G.w[i]);

@@ -41,6 +41,7 @@ from itsrace.engine.lang.model import Model
 from itsrace.engine.native.build import CompilerUnavailable, build, load
 from itsrace.engine.native.codegen import CModel, generate
 from itsrace.engine.native.ctrans import Shape, Signatures, Unsupported
+from itsrace.engine.native.partition import choose_mask
 
 ENGINES = ("auto", "c", "python")
 ST_DONE, ST_VIOLATION, ST_STATES, ST_TIME, ST_MEMORY, ST_DEPTH, ST_INTERRUPTED, ST_ERROR = 0, 1, 2, 3, 4, 5, 6, -1
@@ -165,6 +166,8 @@ def _run(nm: NativeModel, c: Compiled, *, workers: int, fingerprints: bool, limi
     def neg(v: float | int | None) -> int:
         return -1 if v is None else int(v)
 
+    mask = choose_mask(c, workers) if workers > 1 else None
+    lib.itsrace_set_partition(_words([mask or 0], nw), int(mask is not None))
     params = (ctypes.c_int64 * 7)(neg(limits.max_states), neg(limits.max_depth), neg(limits.max_memory), workers,
                                   int(fingerprints), int(stop_on_violation), chunk * (4 if fingerprints else 1))
     seconds = -1.0 if limits.max_seconds is None else float(limits.max_seconds)
