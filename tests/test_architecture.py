@@ -18,6 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("itsrace.engine.errors",),
     ("itsrace.engine.lang",),
     ("itsrace.engine.explore",),
+    ("itsrace.engine.native",),  # the compiled backend: same Result objects as explore's search
     ("itsrace.engine.reduce",),
     ("itsrace.engine.scale",),
     ("itsrace.engine",),  # the package's public face (__init__)

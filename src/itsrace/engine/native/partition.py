@@ -2,8 +2,8 @@
 
 Hashing the whole state sends (n-1)/n of all successors to another worker's outbox. Hashing
 only slots that transitions rarely change keeps most successors with their parent's worker
-(the same idea as ``scale/partition.py``, for states of any width). From a breadth-first sample
-of the Python model, slots are ranked by how often a transition changes them; the shortest
+(the same idea as ``scale/partition.py``, for states of any width). From random walks run by
+the compiled model, slots are ranked by how often a transition changes them; the shortest
 prefix of that ranking that balances the sampled work within 10% across the workers, takes at
 least 4n values and makes fewer than a third of the sampled transitions cross, is chosen;
 otherwise the whole state is hashed. Correctness never depends on this choice, only speed.
@@ -11,38 +11,11 @@ otherwise the whole state is hashed. Correctness never depends on this choice, o
 
 from __future__ import annotations
 
-import random
+import ctypes
 from collections import Counter
+from typing import Any
 
 from itsrace.engine.lang.compile import Compiled
-
-
-def _sample(c: Compiled, limit: int, seed: int = 0) -> tuple[list[int], list[tuple[int, int]]]:
-    """A breadth-first prefix, then random walks below it (a BFS prefix alone only sees the
-    shallow states, where the slots that matter deeper rarely vary). Deterministic."""
-    rng = random.Random(seed)
-    seen = dict.fromkeys(c.initial)
-    order = list(seen)
-    i = 0
-    while i < len(order) and len(order) < limit // 4:
-        for _, t in c.successors(order[i]):
-            if t >= 0 and t not in seen:
-                seen[t] = None
-                order.append(t)
-        i += 1
-    expanded: list[int] = []
-    edges: list[tuple[int, int]] = []
-    while len(expanded) < limit and order:
-        s = rng.choice(order)
-        for _ in range(64):
-            succ = [t for _, t in c.successors(s) if t >= 0]
-            expanded.append(s)
-            edges.extend((s, t) for t in succ)
-            if not succ:
-                break
-            s = rng.choice(succ)
-    return expanded, edges
-
 
 _M64 = (1 << 64) - 1
 
@@ -64,30 +37,44 @@ def owner(s: int, mask: int, words: int, n: int) -> int:
     return ((h >> 24) & 0xFF) % n
 
 
-def choose_mask(c: Compiled, n: int, sample: int = 5_000) -> int | None:
-    """A bit mask over the packed state, or None to hash the whole state."""
+def choose_mask(c: Compiled, lib: Any, n: int, sample: int = 5_000) -> int | None:
+    """A bit mask over the packed state, or None to hash the whole state. ``lib`` is the
+    model's loaded C library: its random walks provide the sample (``itsrace_sample``)."""
     if n == 1:
         return None
-    expanded, edges = _sample(c, sample)
-    if len(expanded) < 64 * n or not edges:
+    words = max(1, (c.layout.bits + 63) // 64)
+    initial = list(dict.fromkeys(c.initial))
+    init = (ctypes.c_uint64 * (len(initial) * words))(
+        *[(s >> (64 * j)) & _M64 for s in initial for j in range(words)])
+    buf = (ctypes.c_uint64 * (sample * words))()
+    weights = (ctypes.c_int64 * sample)()
+    changes = (ctypes.c_int64 * max(1, len(c.layout.slots)))()
+    edges = ctypes.c_int64()
+    got = lib.itsrace_sample(init, len(initial), sample, 64, ctypes.c_uint64(0x1275ACE), buf, weights, changes,
+                             ctypes.byref(edges))
+    if got < 64 * n or edges.value == 0:
         return None
+    work: Counter[int] = Counter()
+    for i in range(got):
+        s = 0
+        for j in range(words):
+            s |= int(buf[i * words + j]) << (64 * j)
+        work[s] += int(weights[i])
     slots = c.layout.slots
     masks = [sl.mask << sl.off for sl in slots]
-    changes = Counter(k for s, t in edges for k, m in enumerate(masks) if (s ^ t) & m)
-    varying = {k for k, m in enumerate(masks) if len({s & m for s in expanded}) > 1}
+    varying = [k for k, m in enumerate(masks) if len({s & m for s in work}) > 1]
     ranking = sorted(varying, key=lambda k: (changes[k], k))
-    work = Counter(s for s, _ in edges)
-    words = max(1, (c.layout.bits + 63) // 64)
-    mask = 0
+    mask, changed = 0, 0
     for k in ranking:
         mask |= masks[k]
+        changed += changes[k]
+        if changed / edges.value * (n - 1) / n >= 1 / 3:  # an upper bound on the crossing share
+            return None
         if len({s & mask for s in work}) < 4 * n:
             continue
         load = [0] * n
         for s, w in work.items():
             load[owner(s, mask, words, n)] += w
-        if max(load) > 1.10 * sum(load) / n:
-            continue
-        cross = sum(owner(s, mask, words, n) != owner(t, mask, words, n) for s, t in edges) / len(edges)
-        return mask if cross < 1 / 3 else None
+        if max(load) <= 1.10 * sum(load) / n:
+            return mask
     return None

@@ -253,8 +253,16 @@ static int box_push(Box *b, const uint64_t *t, uint64_t parent, int k) {
 }
 
 /* ---- events (called by the model code) ----------------------------------------------------- */
+/* sampling (partition choice): successors collected here instead of visited */
+static uint64_t g_succ[64 * NW];
+static int g_nsucc, g_sampling;
+
 static int visit(Ctx *cx, int k, const uint64_t *t) {
     Worker *w = cx->w;
+    if (g_sampling) {
+        if (g_nsucc < 64) memcpy(g_succ + (size_t)g_nsucc++ * NW, t, NW * sizeof *t);
+        return 0;
+    }
     int r;
     if (G.nw > 1) {
         int o = owner_of_state(t);
@@ -267,6 +275,7 @@ static int visit(Ctx *cx, int k, const uint64_t *t) {
 }
 
 static int ev_record(Ctx *cx, int prop, int kind, const uint64_t *s, int k) {
+    if (g_sampling) return 0;
     pthread_mutex_lock(&G.lock);
     if (!G.found[prop]) {
         G.found[prop] = 1;
@@ -503,5 +512,49 @@ int itsrace_path(int i, uint64_t *buf) {
         memcpy(buf + (size_t)(--j) * NW, w->arena + id * NW, NW * sizeof *buf);
         g = w->parent[id];
     }
+    return n;
+}
+
+/* Random walks for partition.py: up to max_states visited states (with their number of
+   successors as weight) into states/weights, and per slot how many sampled transitions change
+   it into changes[NSLOTS]; returns the number of states, and the transitions in *edges. */
+int itsrace_sample(const uint64_t *init, int ninit, int max_states, int steps, uint64_t seed,
+                   uint64_t *states, int64_t *weights, int64_t *changes, int64_t *edges) {
+    Ctx *cx = calloc(1, sizeof *cx);
+    if (!cx) return -1;
+    uint64_t rnd = seed | 1;
+    int n = 0;
+    *edges = 0;
+    memset(changes, 0, NSLOTS * sizeof *changes);
+    g_sampling = 1;
+    while (n < max_states) {
+        uint64_t s[NW];
+        rnd = mix64(rnd + UINT64_C(0x9e3779b97f4a7c15));
+        /* restart from an initial state or, more often, from a state sampled earlier */
+        if (n == 0 || rnd % 4 == 0) memcpy(s, init + (size_t)(rnd % (uint64_t)ninit) * NW, sizeof s);
+        else memcpy(s, states + (size_t)((rnd >> 8) % (uint64_t)n) * NW, sizeof s);
+        for (int step = 0; step < steps && n < max_states; step++) {
+            g_nsucc = 0;
+            cx->err = 0;
+            expand_state(s, cx);
+            memcpy(states + (size_t)n * NW, s, sizeof s);
+            weights[n++] = g_nsucc;
+            if (g_nsucc == 0 || cx->err) break;
+            for (int j = 0; j < g_nsucc; j++) {
+                const uint64_t *u = g_succ + (size_t)j * NW;
+                for (int k = 0; k < NSLOTS; k++) {
+                    int wd = slot_word[k];
+                    uint64_t m = slot_mask[k];
+                    if (((s[wd] ^ u[wd]) & m) || (slot_word2[k] >= 0 && ((s[wd + 1] ^ u[wd + 1]) & slot_mask2[k])))
+                        changes[k]++;
+                }
+            }
+            *edges += g_nsucc;
+            rnd = mix64(rnd + UINT64_C(0x9e3779b97f4a7c15));
+            memcpy(s, g_succ + (size_t)(rnd % (uint64_t)g_nsucc) * NW, sizeof s);
+        }
+    }
+    g_sampling = 0;
+    free(cx->memo.tab); free(cx->memo.pool); free(cx);
     return n;
 }

@@ -157,6 +157,16 @@ def _reason(status: int, limits: Limits) -> str:
     return ""
 
 
+def _partition(nm: NativeModel, c: Compiled, workers: int) -> int | None:
+    """The partition mask for ``workers`` (chosen once per model and worker count)."""
+    if workers == 1:
+        return None
+    cache: dict[int, int | None] = c.__dict__.setdefault("_native_partition", {})
+    if workers not in cache:
+        cache[workers] = choose_mask(c, nm.lib, workers)
+    return cache[workers]
+
+
 def _run(nm: NativeModel, c: Compiled, *, workers: int, fingerprints: bool, limits: Limits,
          stop_on_violation: bool, prog: _Progress, chunk: int) -> int:
     lib, nw = nm.lib, nm.cmodel.words
@@ -166,7 +176,7 @@ def _run(nm: NativeModel, c: Compiled, *, workers: int, fingerprints: bool, limi
     def neg(v: float | int | None) -> int:
         return -1 if v is None else int(v)
 
-    mask = choose_mask(c, workers) if workers > 1 else None
+    mask = _partition(nm, c, workers)
     lib.itsrace_set_partition(_words([mask or 0], nw), int(mask is not None))
     params = (ctypes.c_int64 * 7)(neg(limits.max_states), neg(limits.max_depth), neg(limits.max_memory), workers,
                                   int(fingerprints), int(stop_on_violation), chunk * (4 if fingerprints else 1))
