@@ -103,10 +103,12 @@ class SearchOptions:
 
     def python_only(self) -> str:
         """The first option only the Python backend implements ('' if none)."""
+        ckpt = bool(self.checkpoint or self.resume)
         for flag, on in (("--dfs", self.strategy == "dfs"), ("--symmetry", self.symmetry), ("--por", self.por),
                          ("--sleep", self.sleep), ("--swarm", self.swarm is not None),
-                         ("--backend ray", self.backend == "ray"), ("--checkpoint", self.checkpoint),
-                         ("--resume", self.resume)):
+                         ("--backend ray", self.backend == "ray"),
+                         ("checkpoints with --workers or --fingerprints",
+                          ckpt and (self.workers > 1 or self.fingerprints))):
             if on:
                 return flag
         return ""
@@ -159,13 +161,19 @@ def run_search(model: Model, spec: ModelSpec | None, opts: SearchOptions, *,
     limits = opts.limits()
     try:
         if opts.engine != "python" and not opts.python_only():
-            from itsrace.engine.native.runner import NativeFallback, check_native, notice
+            from itsrace.engine.native import runner
 
+            if opts.workers == 1:
+                return runner.check(model, engine=opts.engine, fingerprints=opts.fingerprints, limits=limits,
+                                    stop_on_violation=stop_on_violation, progress=progress,
+                                    checkpoint=opts.checkpoint, checkpoint_every=opts.checkpoint_every,
+                                    resume=opts.resume)
             try:
-                return check_native(model, fingerprints=opts.fingerprints, limits=limits,
-                                    stop_on_violation=stop_on_violation, progress=progress, workers=opts.workers)
-            except NativeFallback as exc:
-                notice(str(exc))
+                return runner.check_native(model, fingerprints=opts.fingerprints, limits=limits,
+                                           stop_on_violation=stop_on_violation, progress=progress,
+                                           workers=opts.workers)
+            except runner.NativeFallback as exc:
+                runner.notice(str(exc))
         if opts.swarm is not None:
             from itsrace.engine.scale.swarm import check_swarm
 

@@ -16,7 +16,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-CFLAGS = ["-O2", "-std=gnu11", "-shared", "-fPIC", "-pthread", "-w"]
+CFLAGS = ["-std=gnu11", "-shared", "-fPIC", "-pthread", "-w"]
+BIG_SOURCE = 400_000  # characters: above this, -O1 (half gcc's -O2 time; these searches are memory-bound)
+
+
+def cflags(source: str) -> list[str]:
+    """``$ITSRACE_CFLAGS`` (e.g. ``-O0 -g`` for debugging) replaces the optimisation flags."""
+    extra = os.environ.get("ITSRACE_CFLAGS")
+    if extra is not None:
+        return extra.split() + CFLAGS
+    return (["-O1"] if len(source) > BIG_SOURCE else ["-O2"]) + CFLAGS
 
 
 class CompilerUnavailable(Exception):
@@ -48,7 +57,7 @@ def _safe(name: str) -> str:
 
 
 def library_path(name: str, source: str, cc: str) -> Path:
-    digest = hashlib.sha256("\0".join([source, cc, *CFLAGS]).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("\0".join([source, cc, *cflags(source)]).encode()).hexdigest()[:16]
     return cache_dir() / f"{_safe(name)}-{digest}.so"
 
 
@@ -66,7 +75,7 @@ def build(name: str, source: str) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=so.parent)
     os.close(fd)
     try:
-        proc = subprocess.run([cc, *CFLAGS, "-o", tmp, str(c_file)], capture_output=True, text=True)
+        proc = subprocess.run([cc, *cflags(source), "-o", tmp, str(c_file)], capture_output=True, text=True)
         if proc.returncode != 0:
             first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:200])
             raise CompilerUnavailable(f"{Path(cc).name} failed on {c_file}: {first}")

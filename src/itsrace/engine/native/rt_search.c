@@ -24,7 +24,7 @@ typedef uint64_t fpk_t;   /* the state (<= 64 bits) or its hash; the key 0 is ke
 #endif
 
 enum { ST_DONE = 0, ST_VIOLATION = 1, ST_STATES = 2, ST_TIME = 3, ST_MEMORY = 4, ST_DEPTH = 5,
-       ST_INTERRUPTED = 6, ST_ERROR = -1 };
+       ST_INTERRUPTED = 6, ST_PAUSED = 7, ST_ERROR = -1 };
 
 typedef struct Sub { void *slot; size_t cap, n; } Sub;
 typedef struct Box { uint64_t *data; size_t n, cap; } Box;  /* NW words, parent gid, action */
@@ -58,7 +58,10 @@ static struct {
     Worker *w;
     int done;
     volatile int leave;
+    double pause_at;   /* checkpoint due: stop at the next chunk, resumable (itsrace_continue) */
 } G;
+
+static double g_pause;  /* seconds between checkpoint pauses (<= 0: none); survives itsrace_run's reset */
 
 static double now_s(void) {
     struct timespec ts;
@@ -317,6 +320,7 @@ static size_t total_count(void) {
 
 static void check_limits(void) {
     if (G.stop_request) { set_stop(ST_INTERRUPTED, 0); return; }
+    if (G.pause_at > 0 && now_s() >= G.pause_at) { set_stop(ST_PAUSED, 0); return; }
     if (G.max_states >= 0 && (int64_t)total_count() >= G.max_states) { set_stop(ST_STATES, 0); return; }
     if (G.max_seconds >= 0 && now_s() - G.t0 >= G.max_seconds) { set_stop(ST_TIME, 0); return; }
     if (G.max_memory >= 0 && rss_now() >= G.max_memory) set_stop(ST_MEMORY, 0);
@@ -453,6 +457,7 @@ int itsrace_run(const uint64_t *init, int ninit, const int64_t *params, double m
     }
     for (int i = 0; i < nw; i++) start_level(&G.w[i]);
     G.t0 = now_s();
+    G.pause_at = g_pause > 0 ? G.t0 + g_pause : 0;
     if (G.max_depth == 0) set_stop(ST_DEPTH, 0);
     else if (nw == 1) worker_main(&G.w[0]);
     else {
@@ -557,4 +562,78 @@ int itsrace_sample(const uint64_t *init, int ninit, int max_states, int steps, u
     g_sampling = 0;
     free(cx->memo.tab); free(cx->memo.pool); free(cx);
     return n;
+}
+
+/* ---- checkpoints (one worker, exact mode): pause, export, load, continue ---------------------- */
+void itsrace_set_pause(double seconds) { g_pause = seconds; G.pause_at = seconds > 0 ? now_s() + seconds : 0; }
+
+/* after a pause (or any stop), run on from where the search stopped */
+int itsrace_continue(double seconds_from_now) {
+    if (!G.w || G.nw != 1 || G.fp) return ST_ERROR;
+    G.stop = 0; G.status = ST_DONE; G.err = 0; G.leave = 0; G.done = 0; G.stop_request = 0;
+    G.pause_at = seconds_from_now > 0 ? now_s() + seconds_from_now : 0;
+    pthread_barrier_init(&G.bar, NULL, 1);
+    worker_main(&G.w[0]);
+    pthread_barrier_destroy(&G.bar);
+    return G.status;
+}
+
+/* info: states, first unexpanded index, end of the current level, depth, transitions */
+void itsrace_export_info(int64_t *info) {
+    Worker *w = &G.w[0];
+    info[0] = (int64_t)w->alen; info[1] = (int64_t)w->pos; info[2] = (int64_t)w->lvl_hi;
+    info[3] = G.depth; info[4] = w->cx.trans;
+}
+
+/* every state, in discovery order, and its parent's index (-1: an initial state) */
+void itsrace_export(uint64_t *states, int64_t *parents) {
+    Worker *w = &G.w[0];
+    memcpy(states, w->arena, w->alen * NW * sizeof *states);
+    for (size_t i = 0; i < w->alen; i++)
+        parents[i] = w->parent[i] == GID_NONE ? -1 : (int64_t)(w->parent[i] & ((UINT64_C(1) << ID_BITS) - 1));
+}
+
+/* the i-th found violation's state index (for a checkpoint) */
+int64_t itsrace_found_index(int i) {
+    uint64_t g = G.fgid[G.order[i]];
+    return g == GID_NONE ? -1 : (int64_t)(g & ((UINT64_C(1) << ID_BITS) - 1));
+}
+
+/* a search continued from a checkpoint: the states in arena order (the level being expanded
+   is [pos, lvl_hi), the next one [lvl_hi, n)), parents as indices; then itsrace_continue.
+   params as for itsrace_run (workers must be 1, exact mode). */
+int itsrace_load(const uint64_t *states, const int64_t *parents, int64_t n, int64_t pos, int64_t lvl_hi,
+                 int64_t depth, int64_t trans, const int64_t *fired, const int64_t *gained,
+                 const int64_t *params, double max_seconds) {
+    free_all();
+    memset(&G, 0, sizeof G);
+    G.max_states = params[0]; G.max_depth = params[1]; G.max_memory = params[2];
+    G.nw = 1; G.fp = 0; G.stop_on_violation = (int)params[5]; G.chunk = params[6];
+    G.max_seconds = max_seconds;
+    pthread_mutex_init(&G.lock, NULL);
+    G.w = calloc(1, sizeof *G.w);
+    if (!G.w) return ST_ERROR;
+    Worker *w = &G.w[0];
+    w->cx.w = w;
+    for (int j = 0; j < NSUB; j++)
+        if (sub_alloc(&w->sub[j], 256, sizeof(uint64_t))) return ST_ERROR;
+    for (int64_t i = 0; i < n; i++)
+        if (exact_insert(w, states + (size_t)i * NW, state_hash(states + (size_t)i * NW), GID_NONE) != 1) return ST_ERROR;
+    for (int64_t i = 0; i < n; i++) w->parent[i] = parents[i] < 0 ? GID_NONE : GID(0, parents[i]);
+    w->pos = (size_t)pos; w->lvl_hi = (size_t)lvl_hi;
+    G.depth = depth;
+    w->cx.trans = trans;
+    memcpy(w->cx.fired, fired, NACT * sizeof *fired);
+    memcpy(w->cx.gained, gained, NACT * sizeof *gained);
+    G.t0 = now_s();
+    return ST_DONE;
+}
+
+/* a violation found before the checkpoint */
+void itsrace_add_found(int prop, int kind, int k, int64_t index, int64_t depth) {
+    Worker *w = &G.w[0];
+    G.found[prop] = 1;
+    memcpy(G.fstate[prop], w->arena + (size_t)index * NW, NW * sizeof(uint64_t));
+    G.fkind[prop] = kind; G.fk[prop] = k; G.fgid[prop] = GID(0, index); G.fdepth[prop] = depth;
+    G.order[G.nfound++] = prop;
 }

@@ -14,13 +14,17 @@ allow it and a compiler works, and otherwise run the Python search after a one-l
 from __future__ import annotations
 
 import ctypes
+import functools
+import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from itsrace.engine.errors import ModelError
+from itsrace.engine.explore import checkpoint as _ckpt
 from itsrace.engine.explore.search import (
     FAIL,
     INCONCLUSIVE,
@@ -32,19 +36,29 @@ from itsrace.engine.explore.search import (
     _peak_rss,
     _Progress,
     _rss_now,
+    _spec_dict,
     _violation,
 )
 from itsrace.engine.explore.search import check as check_python
 from itsrace.engine.explore.visited import fingerprint_collision_probability
 from itsrace.engine.lang.compile import Compiled, compile_model
 from itsrace.engine.lang.model import Model
-from itsrace.engine.native.build import CompilerUnavailable, build, load
+from itsrace.engine.lang.spec import source_digest
+from itsrace.engine.native import ckpt as _native_ckpt
+from itsrace.engine.native.build import (
+    CompilerUnavailable,
+    build,
+    find_compiler,
+    library_path,
+    load,
+)
 from itsrace.engine.native.codegen import CModel, generate
 from itsrace.engine.native.ctrans import Shape, Signatures, Unsupported
 from itsrace.engine.native.partition import choose_mask
 
 ENGINES = ("auto", "c", "python")
-ST_DONE, ST_VIOLATION, ST_STATES, ST_TIME, ST_MEMORY, ST_DEPTH, ST_INTERRUPTED, ST_ERROR = 0, 1, 2, 3, 4, 5, 6, -1
+ST_DONE, ST_VIOLATION, ST_STATES, ST_TIME, ST_MEMORY, ST_DEPTH, ST_INTERRUPTED, ST_PAUSED, ST_ERROR = (
+    0, 1, 2, 3, 4, 5, 6, 7, -1)
 KINDS = {0: "invariant", 1: "assertion", 2: "final", 3: "deadlock"}
 _HELPER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int64), ctypes.c_int,
                            ctypes.POINTER(ctypes.c_int64), ctypes.c_int)
@@ -167,29 +181,31 @@ def _partition(nm: NativeModel, c: Compiled, workers: int) -> int | None:
     return cache[workers]
 
 
-def _run(nm: NativeModel, c: Compiled, *, workers: int, fingerprints: bool, limits: Limits,
-         stop_on_violation: bool, prog: _Progress, chunk: int) -> int:
-    lib, nw = nm.lib, nm.cmodel.words
-    initial = list(dict.fromkeys(c.initial))
-    init = _words(initial, nw)
-
+def _params(limits: Limits, workers: int, fingerprints: bool, stop_on_violation: bool, chunk: int) -> Any:
     def neg(v: float | int | None) -> int:
         return -1 if v is None else int(v)
 
-    mask = _partition(nm, c, workers)
-    lib.itsrace_set_partition(_words([mask or 0], nw), int(mask is not None))
-    params = (ctypes.c_int64 * 7)(neg(limits.max_states), neg(limits.max_depth), neg(limits.max_memory), workers,
-                                  int(fingerprints), int(stop_on_violation), chunk * (4 if fingerprints else 1))
-    seconds = -1.0 if limits.max_seconds is None else float(limits.max_seconds)
+    return (ctypes.c_int64 * 7)(neg(limits.max_states), neg(limits.max_depth), neg(limits.max_memory), workers,
+                                int(fingerprints), int(stop_on_violation), chunk * (4 if fingerprints else 1))
+
+
+def _seconds(limits: Limits) -> float:
+    return -1.0 if limits.max_seconds is None else float(limits.max_seconds)
+
+
+def _drive(lib: Any, call: Callable[[], int], prog: _Progress, stop: Any = None) -> int:
+    """Run ``call`` (a C search) in a helper thread: the main thread shows progress and turns
+    Ctrl-C (or a stop requested by the checkpoint signal handlers) into a stop request."""
     status: list[int] = []
-    th = threading.Thread(target=lambda: status.append(lib.itsrace_run(init, len(initial), params, seconds)),
-                          name="itsrace-native", daemon=True)
+    th = threading.Thread(target=lambda: status.append(call()), name="itsrace-native", daemon=True)
     start = time.monotonic()
     th.start()
     info = (ctypes.c_int64 * 2)()
     try:
         while th.is_alive():
             th.join(0.2)
+            if stop is not None and stop.requested:
+                lib.itsrace_request_stop()
             if prog.enabled:
                 lib.itsrace_progress(info)
                 prog.update(int(info[0]), 0, int(info[1]), start)
@@ -197,6 +213,19 @@ def _run(nm: NativeModel, c: Compiled, *, workers: int, fingerprints: bool, limi
         lib.itsrace_request_stop()
         th.join()
     return status[0] if status else ST_ERROR
+
+
+def _run(nm: NativeModel, c: Compiled, *, workers: int, fingerprints: bool, limits: Limits,
+         stop_on_violation: bool, prog: _Progress, chunk: int, pause: float = -1.0, stop: Any = None) -> int:
+    lib, nw = nm.lib, nm.cmodel.words
+    initial = list(dict.fromkeys(c.initial))
+    init = _words(initial, nw)
+    mask = _partition(nm, c, workers)
+    lib.itsrace_set_partition(_words([mask or 0], nw), int(mask is not None))
+    lib.itsrace_set_pause(ctypes.c_double(pause))
+    params = _params(limits, workers, fingerprints, stop_on_violation, chunk)
+    seconds = _seconds(limits)
+    return _drive(lib, lambda: lib.itsrace_run(init, len(initial), params, seconds), prog, stop)
 
 
 def check_native(
@@ -208,8 +237,14 @@ def check_native(
     progress: bool | None = None,
     workers: int = 1,
     chunk: int = 4096,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: float | None = 60.0,
+    resume: str | os.PathLike[str] | None = None,
 ) -> Result:
     """Breadth-first search of ``model`` in C; same results as :func:`itsrace.engine.check_model`.
+
+    ``checkpoint``/``resume`` work as for ``check_model`` (same file format, either backend can
+    resume the other's checkpoint) for exact single-worker searches.
 
     Raises :class:`NativeFallback` (one line) when the C backend cannot run it: no working
     compiler, a construct the translator does not handle, or a run-time error in the model (the
@@ -218,15 +253,35 @@ def check_native(
     limits = limits or Limits()
     if not 1 <= workers <= 64:
         raise ModelError("the C backend runs 1 to 64 workers")
+    if (checkpoint is not None or resume is not None) and (workers > 1 or fingerprints):
+        raise ModelError("the C backend checkpoints exact single-worker searches; "
+                         "drop --workers/--fingerprints or use --engine python")
     nm = native_model(c)
     lib, nw = nm.lib, nm.cmodel.words
     prog = _Progress(progress)
     rss0 = _rss_now()
-    with _run_lock:
+    opts = _ckpt.options_key("bfs", fingerprints, stop_on_violation, False)
+    header = _ckpt.Header(c.model.name, source_digest(c), c.layout.bits, _spec_dict(c), opts)
+    writer = _ckpt.Writer(checkpoint, header, checkpoint_every) if checkpoint is not None else None
+    pause = writer.interval if writer is not None and writer.interval != float("inf") else -1.0
+    prior = 0.0
+    with _run_lock, _ckpt.maybe_stop_signals(writer is not None) as stop:
         t0 = time.monotonic()
         try:
-            status = _run(nm, c, workers=workers, fingerprints=fingerprints, limits=limits,
-                          stop_on_violation=stop_on_violation, prog=prog, chunk=chunk)
+            if resume is not None:
+                saved_header, saved = _ckpt.load(resume)
+                _ckpt.verify(resume, saved_header, model=c.model.name, digest=header.digest, options=opts)
+                prior = saved.seconds
+                _native_ckpt.load(lib, c, nw, saved, _params(limits, 1, False, stop_on_violation, chunk),
+                                  _seconds(limits))
+                status = _drive(lib, lambda: lib.itsrace_continue(ctypes.c_double(pause)), prog, stop)
+            else:
+                status = _run(nm, c, workers=workers, fingerprints=fingerprints, limits=limits,
+                              stop_on_violation=stop_on_violation, prog=prog, chunk=chunk, pause=pause, stop=stop)
+            while status == ST_PAUSED and writer is not None:
+                writer.save(_snapshot(lib, c, nw, prior + time.monotonic() - t0))
+                status = _drive(lib, functools.partial(lib.itsrace_continue, ctypes.c_double(writer.interval)),
+                                prog, stop)
         finally:
             prog.done()
         elapsed = time.monotonic() - t0
@@ -243,10 +298,16 @@ def check_native(
             lib.itsrace_coverage(fired, gained)
             found = _collect_found(lib, c, int(out[5]), nw)
             paths = None if fingerprints else {p: _path(lib, i, nw) for i, p in enumerate(found)}
+            reason = _reason(status, limits)
+            if status == ST_INTERRUPTED and stop is not None and stop.requested:
+                reason = stop.requested
+            if writer is not None and reason:
+                writer.save(_snapshot(lib, c, nw, prior + elapsed))
+                reason += f" (checkpoint saved to {writer.path})"
         finally:
             lib.itsrace_free()
-    stats.seconds = elapsed
-    stats.states_per_second = stats.distinct_states / elapsed if elapsed > 0 else 0.0
+    stats.seconds = prior + elapsed
+    stats.states_per_second = stats.distinct_states / stats.seconds if stats.seconds > 0 else 0.0
     stats.peak_rss_bytes = _peak_rss()
     stats.bytes_per_state = max(0, _peak_rss() - rss0) / max(1, stats.distinct_states)
     stats.coverage = {inst.name: [int(fired[inst.index]), int(gained[inst.index])] for inst in c.actions}
@@ -256,9 +317,15 @@ def check_native(
         paths = _paths_by_exact_search(c, found)
     assert paths is not None
     violations = [_to_violation(c, prop, found, paths[prop]) for prop in found]
-    reason = _reason(status, limits)
     verdict = FAIL if violations else (INCONCLUSIVE if reason else PASS)
     return Result(verdict, violations, stats, reason, c.model.name)
+
+
+def _snapshot(lib: Any, c: Compiled, nw: int, seconds: float) -> _ckpt.SearchState:
+    out = (ctypes.c_int64 * 6)()
+    lib.itsrace_results(out)
+    found = _collect_found(lib, c, int(out[5]), nw)
+    return _native_ckpt.snapshot(lib, c, nw, found, seconds)
 
 
 def _collect_found(lib: Any, c: Compiled, n: int, nw: int) -> dict[str, tuple[str, int, int | None, int]]:
@@ -321,6 +388,9 @@ def notice(message: str) -> None:
     print(f"itsrace: {message}; using the Python backend", file=sys.stderr)
 
 
+TRIAL_SECONDS = 0.5  # engine="auto": a search the Python backend finishes this fast never waits for gcc
+
+
 def check(
     model: Model | Compiled,
     *,
@@ -330,18 +400,50 @@ def check(
     stop_on_violation: bool = True,
     progress: bool | None = None,
     workers: int = 1,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: float | None = 60.0,
+    resume: str | os.PathLike[str] | None = None,
 ) -> Result:
     """Breadth-first search with the C backend when it can run, else the Python one (with a
-    one-line notice on stderr saying why)."""
+    one-line notice on stderr saying why).
+
+    ``engine="auto"`` (single worker, no checkpoint) first gives the Python search
+    ``TRIAL_SECONDS`` unless the model's library is already built: small models (most
+    scenarios, most tests) are done before a compiler would have started, and anything bigger
+    is compiled and searched in C from the start. Both backends give the same results."""
     if engine not in ENGINES:
         raise ModelError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    limits = limits or Limits()
+    c = model if isinstance(model, Compiled) else compile_model(model)
+    plain = workers == 1 and checkpoint is None and resume is None
+    if engine == "auto" and plain and not _library_ready(c):
+        trial_limit = limits.max_seconds is not None and limits.max_seconds <= TRIAL_SECONDS
+        trial = Limits(limits.max_states, TRIAL_SECONDS if not trial_limit else limits.max_seconds,
+                       limits.max_memory, limits.max_depth)
+        r = check_python(c, fingerprints=fingerprints, limits=trial, stop_on_violation=stop_on_violation,
+                         progress=progress)
+        if trial_limit or not (r.verdict == INCONCLUSIVE and r.reason.startswith("time limit")):
+            return r
     if engine != "python":
         try:
-            return check_native(model, fingerprints=fingerprints, limits=limits,
-                                stop_on_violation=stop_on_violation, progress=progress, workers=workers)
+            return check_native(c, fingerprints=fingerprints, limits=limits, stop_on_violation=stop_on_violation,
+                                progress=progress, workers=workers, checkpoint=checkpoint,
+                                checkpoint_every=checkpoint_every, resume=resume)
         except NativeFallback as exc:
             notice(str(exc))
     if workers > 1:
         raise ModelError("the Python backend runs workers through itsrace.engine.scale.parallel")
-    return check_python(model, fingerprints=fingerprints, limits=limits, stop_on_violation=stop_on_violation,
-                        progress=progress)
+    return check_python(c, fingerprints=fingerprints, limits=limits, stop_on_violation=stop_on_violation,
+                        progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
+
+
+def _library_ready(c: Compiled) -> bool:
+    """The model's C library is loaded or in the cache (so C costs no compile time)."""
+    if "_native" in c.__dict__:
+        return True
+    try:
+        cmodel = generate(c)
+    except Unsupported:
+        return True  # nothing to compile: check_native falls back with its notice at once
+    cc = find_compiler()
+    return cc is None or library_path(c.model.name, cmodel.source, cc).exists()
