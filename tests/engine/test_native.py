@@ -137,6 +137,41 @@ def test_guest_scenario() -> None:
     assert summary(two) == summary(r)
 
 
+# -- checkpoints ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bug", [False, True], ids=["ok", "bug"])
+def test_checkpoint_and_resume_give_the_uninterrupted_counts(tmp_path: Path, bug: bool) -> None:
+    m = lpi_toy.build(3, 3, bug=bug)
+    ck = str(tmp_path / "run.ckpt")
+    full = check_native(m, stop_on_violation=False)
+    part = check_native(m, limits=Limits(max_states=3_000 if bug else 50_000), checkpoint=ck, stop_on_violation=False)
+    assert part.verdict == "inconclusive" and "checkpoint saved" in part.reason
+    again = check_native(m, resume=ck, checkpoint=ck, checkpoint_every=0.001, stop_on_violation=False)
+    assert summary(again)[:6] == summary(full)[:6]
+    assert again.stats.coverage == full.stats.coverage
+    for v in again.violations:
+        assert replay(compile_model(m), v.trace).reproduces
+
+
+def test_checkpoints_are_interchangeable_with_python(tmp_path: Path) -> None:
+    m = lpi_toy.build(3, 3)
+    ck = str(tmp_path / "run.ckpt")
+    full = check_model(m)
+    check_native(m, limits=Limits(max_states=40_000), checkpoint=ck)
+    assert summary(check_model(m, resume=ck))[:5] == summary(full)[:5]
+    check_model(m, limits=Limits(max_states=40_000), checkpoint=ck)
+    assert summary(check_native(m, resume=ck))[:5] == summary(full)[:5]
+
+
+def test_auto_runs_small_searches_in_python_and_big_ones_in_c(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    monkeypatch.setenv("ITSRACE_CACHE_DIR", str(tmp_path))
+    small = check(lpi_toy.build(2, 2), engine="auto")
+    assert small.stats.engine == "python" and not list(tmp_path.glob("*.so"))
+    monkeypatch.setattr("itsrace.engine.native.runner.TRIAL_SECONDS", 0.0)
+    big = check(lpi_toy.build(3, 3), engine="auto")
+    assert big.stats.engine == "c" and big.stats.distinct_states == 273_176
+
+
 # -- what C refuses, and how it falls back ---------------------------------------------------------
 def pair(x: int) -> tuple[int, int]:
     return (x, x + 1)
@@ -202,15 +237,20 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
                           env={**os.environ, **(env or {})})
 
 
-def test_cli_engine_flag() -> None:
-    r = cli("bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--json")
+def test_cli_engine_flag(tmp_path: Path) -> None:
+    fresh = {"ITSRACE_CACHE_DIR": str(tmp_path)}
+    r = cli("bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--json", env=fresh)  # done within the trial
+    assert r.returncode == 0 and '"engine": "python"' in r.stdout and r.stderr == ""
+    r = cli("bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--json", "--engine", "c", env=fresh)
+    assert r.returncode == 0 and '"engine": "c"' in r.stdout
+    r = cli("bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--json", env=fresh)  # built: C from now on
     assert r.returncode == 0 and '"engine": "c"' in r.stdout
     r = cli("bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--json", "--engine", "python")
     assert r.returncode == 0 and '"engine": "python"' in r.stdout
-    for bad in (["--dfs"], ["--por"], ["--checkpoint", "x.ckpt"], ["--symmetry", "fast"]):
+    for bad in (["--dfs"], ["--por"], ["--checkpoint", "x.ckpt", "--workers", "2"], ["--symmetry", "fast"]):
         r = cli("bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--engine", "c", *bad)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (bad, r.stderr)
-    r = cli("bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--json", env={"CC": ""})
+    r = cli("bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--json", "--engine", "c", env={"CC": ""})
     assert r.returncode == 0 and '"engine": "python"' in r.stdout
     assert r.stderr.strip().splitlines() == ["itsrace: no C compiler found (set CC, or install gcc); "
                                              "using the Python backend"]
