@@ -169,10 +169,10 @@ def run_search(model: Model, spec: ModelSpec | None, opts: SearchOptions, *,
                                     checkpoint=opts.checkpoint, checkpoint_every=opts.checkpoint_every,
                                     resume=opts.resume)
             try:
-                return runner.check_native(model, fingerprints=opts.fingerprints, limits=limits,
-                                           stop_on_violation=stop_on_violation, progress=progress,
-                                           workers=opts.workers)
-            except runner.NativeFallback as exc:
+                return runner.check(model, engine=opts.engine, fingerprints=opts.fingerprints, limits=limits,
+                                    stop_on_violation=stop_on_violation, progress=progress,
+                                    workers=opts.workers, fallback=False)
+            except runner.NativeFallback as exc:  # the Python backend's workers are processes (below)
                 runner.notice(str(exc))
         if opts.swarm is not None:
             from itsrace.engine.scale.swarm import check_swarm

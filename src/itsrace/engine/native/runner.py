@@ -403,11 +403,13 @@ def check(
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: float | None = 60.0,
     resume: str | os.PathLike[str] | None = None,
+    fallback: bool = True,
 ) -> Result:
     """Breadth-first search with the C backend when it can run, else the Python one (with a
-    one-line notice on stderr saying why).
+    one-line notice on stderr saying why; ``fallback=False`` raises :class:`NativeFallback`
+    instead, for callers that run Python workers themselves).
 
-    ``engine="auto"`` (single worker, no checkpoint) first gives the Python search
+    ``engine="auto"`` (without checkpoints) first gives the single-process Python search
     ``TRIAL_SECONDS`` unless the model's library is already built: small models (most
     scenarios, most tests) are done before a compiler would have started, and anything bigger
     is compiled and searched in C from the start. Both backends give the same results."""
@@ -415,7 +417,7 @@ def check(
         raise ModelError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
     limits = limits or Limits()
     c = model if isinstance(model, Compiled) else compile_model(model)
-    plain = workers == 1 and checkpoint is None and resume is None
+    plain = checkpoint is None and resume is None  # the trial is one process; same counts as N workers
     if engine == "auto" and plain and not _library_ready(c):
         trial_limit = limits.max_seconds is not None and limits.max_seconds <= TRIAL_SECONDS
         trial = Limits(limits.max_states, TRIAL_SECONDS if not trial_limit else limits.max_seconds,
@@ -430,6 +432,8 @@ def check(
                                 progress=progress, workers=workers, checkpoint=checkpoint,
                                 checkpoint_every=checkpoint_every, resume=resume)
         except NativeFallback as exc:
+            if not fallback:
+                raise
             notice(str(exc))
     if workers > 1:
         raise ModelError("the Python backend runs workers through itsrace.engine.scale.parallel")
