@@ -148,6 +148,26 @@ def test_fingerprint_key_widths(bits: int) -> None:
     assert summary(fp)[:5] == summary(py)[:5] and py.stats.distinct_states >= 32
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("design,scenario", hyp_cases())
+def test_every_hypervisor_scenario(design: str, scenario: str) -> None:
+    from itsrace.hyp.build import build_from_names
+
+    m = build_from_names(design, scenario)
+    assert_same(m, stop_on_violation=False)
+    assert_same(m, stop_on_violation=True)
+
+
+@pytest.mark.slow
+def test_guest_scenario() -> None:
+    from itsrace.hyp.build import build_from_names
+
+    m = build_from_names("xen-4.10", "guest")
+    r = assert_same(m, stop_on_violation=False)
+    two = check_native(m, stop_on_violation=False, workers=2)
+    assert summary(two) == summary(r)
+
+
 # -- checkpoints ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("bug", [False, True], ids=["ok", "bug"])
 def test_checkpoint_and_resume_give_the_uninterrupted_counts(tmp_path: Path, bug: bool) -> None:
