@@ -1,15 +1,56 @@
 #!/usr/bin/env bash
 # Run the benchmark set: one JSON file per run in bench-results/, plus bench-results/table.md.
-# Benchmarks are measurements, not tests. Usage: scripts/bench.sh [OUTDIR]
+# Benchmarks are measurements, not tests. Usage: scripts/bench.sh [OUTDIR] [native|python|all]
 set -uo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
 OUT="${1:-bench-results}"
 VENV="${ITSRACE_VENV:-.venv}"
 [ -x "$VENV/bin/itsrace" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install --quiet -e ".[ray]"; }
+WHAT="${2:-all}"   # native | python | all
 mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+IT="$VENV/bin/itsrace"
+PY="$VENV/bin/python"
+
+# -- issue 11: the compiled (C) backend against the Python one and against SPIN -----------------
+timed() {  # name, then a command: wall seconds and peak RSS of the whole process into OUT/name.time
+  local name="$1"; shift
+  /usr/bin/time -f '{"wall": %e, "max_rss_kb": %M}' -o "$OUT/$name.time" "$@"
+}
+spin_run() {  # name, pan compile flags: SPIN 6.5 on bench/lpi-toy.pml 3x4, pan.c compiled outside the timing
+  local name="$1"; shift
+  local dir; dir="$(mktemp -d)"
+  (cd "$dir" && spin -a -DNC=3 -DNL=4 "$ROOT/bench/lpi-toy.pml" >/dev/null && gcc -O2 "$@" -o pan pan.c \
+     && /usr/bin/time -f '{"wall": %e, "max_rss_kb": %M}' -o "$OUT/$name.time" ./pan -m10000000 -w24 > "$OUT/$name.out")
+  rm -rf "$dir"
+  echo "$name done" >&2
+}
+native() {
+  # search seconds (stats.seconds) and end to end; `itsrace check ... --json` gives the latter only
+  hypb() { local name="$1"; shift; timed "$name" "$PY" scripts/bench_search.py "$@" >/dev/null; echo "$name done" >&2; }
+  hypb guest-python xen-4.10 guest "$OUT/guest-python.json" --engine python
+  hypb guest-c      xen-4.10 guest "$OUT/guest-c.json" --engine c
+  hypb guest-c-w2   xen-4.10 guest "$OUT/guest-c-w2.json" --engine c --workers 2
+  hypb guest-wide-c xen-4.10 bench/guest-wide.toml "$OUT/guest-wide-c.json" --engine c
+  timed lpi34-c      "$IT" bench lpi-toy --vcpus 3 --lpis 4 --engine c --json --out "$OUT/lpi34-c.json" >/dev/null
+  timed lpi34-c-w2   "$IT" bench lpi-toy --vcpus 3 --lpis 4 --engine c --workers 2 --json --out "$OUT/lpi34-c-w2.json" >/dev/null
+  timed lpi34-c-fp   "$IT" bench lpi-toy --vcpus 3 --lpis 4 --engine c --fingerprints --json --out "$OUT/lpi34-c-fp.json" >/dev/null
+  if command -v spin >/dev/null; then
+    spin_run spin-bfs -DSAFETY -DNOREDUCE -DBFS -DMEMLIM=16384
+    spin_run spin-dfs -DSAFETY -DNOREDUCE -DMEMLIM=16384
+  else
+    echo "spin not installed (apt-get install spin): SPIN rows skipped" >&2
+  fi
+  "$PY" scripts/bench_native_table.py "$OUT"
+}
+[ "$WHAT" = python ] || native
+[ "$WHAT" = native ] && exit 0
+
+# -- the Python backend (figures from before issue 11) ------------------------------------------
 run() {  # name, then bench arguments
   local name="$1"; shift
-  "$VENV/bin/itsrace" bench "$@" --json --out "$OUT/$name.json" >/dev/null
+  "$VENV/bin/itsrace" bench "$@" --engine python --json --out "$OUT/$name.json" >/dev/null
   echo "$name done (exit $?)" >&2
 }
 run lpi-3x3            lpi-toy --vcpus 3 --lpis 3
@@ -23,7 +64,7 @@ run lpi-3x3-sleep      lpi-toy --vcpus 3 --lpis 3 --sleep
 run lpi-3x3-bug        lpi-toy --vcpus 3 --lpis 3 --bug
 hyp() {  # name, then check arguments: one JSON list per run, a row per scenario
   local name="$1"; shift
-  "$VENV/bin/itsrace" check "$@" --json > "$OUT/$name.json"
+  "$VENV/bin/itsrace" check "$@" --engine python --json > "$OUT/$name.json"
   echo "$name done (exit $?: 1 means a design fails some scenario)" >&2
 }
 hyp hyp-xen-4.10              --design xen-4.10

@@ -19,6 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("itsrace.engine.errors", "itsrace.engine.files"),
     ("itsrace.engine.lang",),
     ("itsrace.engine.explore",),
+    ("itsrace.engine.native",),  # the compiled backend: same Result objects as explore's search
     ("itsrace.engine.reduce",),
     ("itsrace.engine.scale",),
     ("itsrace.engine",),  # the package's public face (__init__)

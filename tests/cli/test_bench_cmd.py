@@ -43,13 +43,13 @@ def test_the_table_shows_every_figure(capsys: pytest.CaptureFixture[str]) -> Non
     assert out.splitlines()[0] == "lpi-toy vcpus=2 lpis=2 bug=False (bfs, exact visited set)"
     rows = table(out)
     assert list(rows) == ["verdict", "distinct states", "transitions", "depth", "seconds", "states/s",
-                          "peak memory", "bytes/state"]
+                          "peak memory", "bytes/state", "engine"]
     assert rows["verdict"] == "pass"
     assert rows["distinct states"] == "1,252"
     assert rows["depth"] == "16"
     assert rows["peak memory"].endswith("MiB")
     # aligned: every value starts in the same column
-    starts = {line.index(value) for line, value in zip(out.splitlines()[1:9], rows.values(), strict=True)}
+    starts = {line.index(value) for line, value in zip(out.splitlines()[1:10], rows.values(), strict=True)}
     assert len(starts) == 1
 
 

@@ -144,7 +144,7 @@ def record(entry: ModelEntry, params: dict[str, Any], options: SearchOptions, re
         "reason": result.reason,
         **{k: stats[k] for k in (
             "distinct_states", "transitions", "depth", "seconds", "states_per_second",
-            "peak_rss_bytes", "bytes_per_state", "collision_probability",
+            "peak_rss_bytes", "bytes_per_state", "collision_probability", "engine",
         )},
         "violations": [
             {"property": v.property, "kind": v.kind, "steps": [s.action for s in v.trace.steps]}
@@ -166,6 +166,7 @@ def format_table(rec: dict[str, Any]) -> str:
         ("states/s", f"{rec['states_per_second']:,}"),
         ("peak memory", f"{rec['peak_rss_bytes'] / 2**20:,.1f} MiB"),
         ("bytes/state", f"{rec['bytes_per_state']:,.1f}"),
+        ("engine", rec.get("engine", "python")),
     ]
     if rec["collision_probability"] is not None:
         rows.append(("collision prob.", f"{rec['collision_probability']:.3g}"))

@@ -6,6 +6,8 @@ the engine's search functions.
     --workers N [--backend processes|ray] [--ray-address A]  parallel search (docs/parallel.md)
     --swarm SECONDS                                          random diversified search (never "pass")
     --checkpoint FILE [--checkpoint-every S] [--resume FILE] nothing lost on interruption
+    --engine c|python                                        compiled C search (default when a
+                                                             compiler works) or the Python one
 
 Combinations the engine cannot do soundly or at all are refused with one line (exit 2), never
 silently ignored.
@@ -42,6 +44,7 @@ class SearchOptions:
     checkpoint: str | None = None
     checkpoint_every: float = 60.0
     resume: str | None = None
+    engine: str = "auto"  # "auto": C where the options allow it and a compiler works
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> SearchOptions:
@@ -61,6 +64,7 @@ class SearchOptions:
             checkpoint=getattr(args, "checkpoint", None),
             checkpoint_every=getattr(args, "checkpoint_every", 60.0),
             resume=getattr(args, "resume", None),
+            engine=getattr(args, "engine", None) or "auto",
         )
         opts.validate()
         return opts
@@ -100,6 +104,21 @@ class SearchOptions:
                              "--swarm/--checkpoint/--resume")
         if self.symmetry and (self.checkpoint or self.resume) and not self.por:
             raise UsageError("checkpoints are not supported with --symmetry")
+        if self.engine == "c" and self.python_only():
+            raise UsageError(f"--engine c runs breadth-first searches without {self.python_only()}; "
+                             "drop it or use --engine python")
+
+    def python_only(self) -> str:
+        """The first option only the Python backend implements ('' if none)."""
+        ckpt = bool(self.checkpoint or self.resume)
+        for flag, on in (("--dfs", self.strategy == "dfs"), ("--symmetry", self.symmetry), ("--por", self.por),
+                         ("--sleep", self.sleep), ("--swarm", self.swarm is not None),
+                         ("--backend ray", self.backend == "ray"),
+                         ("checkpoints with --workers or --fingerprints",
+                          ckpt and (self.workers > 1 or self.fingerprints))):
+            if on:
+                return flag
+        return ""
 
     def describe(self) -> str:
         if self.swarm is not None:
@@ -113,6 +132,8 @@ class SearchOptions:
             parts.append("sleep sets")
         if self.workers > 1:
             parts.append(f"{self.workers} workers" + (" on ray" if self.backend == "ray" else ""))
+        if self.engine != "auto":
+            parts.append(f"{self.engine} engine")
         return ", ".join(parts)
 
     def limits(self) -> Limits:
@@ -140,6 +161,8 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--checkpoint", metavar="FILE", help="save the search state to FILE periodically and when stopped")
     group.add_argument("--checkpoint-every", type=float, default=60.0, metavar="S", help="seconds between checkpoints")
     group.add_argument("--resume", metavar="FILE", help="continue the search saved in FILE")
+    group.add_argument("--engine", choices=("c", "python"),
+                       help="compiled C search (the default when a C compiler works) or the Python one")
 
 
 def run_search(model: Model, spec: ModelSpec | None, opts: SearchOptions, *,
@@ -147,6 +170,20 @@ def run_search(model: Model, spec: ModelSpec | None, opts: SearchOptions, *,
     """Run the search ``opts`` asks for. ``spec`` rebuilds the model in worker processes."""
     limits = opts.limits()
     try:
+        if opts.engine != "python" and not opts.python_only():
+            from itsrace.engine.native import runner
+
+            if opts.workers == 1:
+                return runner.check(model, engine=opts.engine, fingerprints=opts.fingerprints, limits=limits,
+                                    stop_on_violation=stop_on_violation, progress=progress,
+                                    checkpoint=opts.checkpoint, checkpoint_every=opts.checkpoint_every,
+                                    resume=opts.resume)
+            try:
+                return runner.check(model, engine=opts.engine, fingerprints=opts.fingerprints, limits=limits,
+                                    stop_on_violation=stop_on_violation, progress=progress,
+                                    workers=opts.workers, fallback=False)
+            except runner.NativeFallback as exc:  # the Python backend's workers are processes (below)
+                runner.notice(str(exc))
         if opts.swarm is not None:
             from itsrace.engine.scale.swarm import check_swarm
 

@@ -47,11 +47,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from itsrace.engine.errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use (the C backend's searches never need it)
+    from itsrace.engine.lang.lazy import numpy as np
 
 FORMAT = "itsrace-checkpoint"
 VERSION = 1

@@ -19,9 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from itsrace.engine.errors import ModelError
 from itsrace.engine.explore import checkpoint as _ckpt
@@ -35,6 +33,11 @@ from itsrace.engine.lang.compile import (
     Compiled,
     compile_model,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use (the C backend's searches never need it)
+    from itsrace.engine.lang.lazy import numpy as np
 from itsrace.engine.lang.model import Model
 from itsrace.engine.lang.spec import source_digest, spec_of
 
@@ -64,6 +67,7 @@ class Stats:
     coverage: dict[str, list[int]] = field(default_factory=dict)  # action -> [fired, new states]
     never_fired: list[str] = field(default_factory=list)
     collision_probability: float | None = None  # fingerprint mode only
+    engine: str = "python"  # which backend ran the search: python | c
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +80,7 @@ class Stats:
             "bytes_per_state": round(self.bytes_per_state, 1),
             "never_fired": self.never_fired,
             "collision_probability": self.collision_probability,
+            "engine": self.engine,
         }
 
 

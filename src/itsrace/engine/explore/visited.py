@@ -16,8 +16,12 @@ dozen times per search, and no temporary is ever the size of the table.
 from __future__ import annotations
 
 from array import array
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use (the C backend's searches never need it)
+    from itsrace.engine.lang.lazy import numpy as np
 
 _MASK64 = (1 << 64) - 1
 

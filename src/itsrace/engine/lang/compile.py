@@ -91,6 +91,7 @@ class Compiled:
     line_map: dict[int, str] = field(default_factory=dict)
     filename: str = "<itsrace>"
     canonical: bool = False
+    ir: ModelIR | None = None  # the translated bodies, for other backends (engine.native)
 
     def property_index(self, name: str) -> int:
         for i, p in enumerate(self.properties):
@@ -128,6 +129,34 @@ def _ix(i: int, n: int) -> int:
     if not 0 <= i < n:
         raise IndexError(f"index {i} out of range 0..{n - 1}")
     return i
+
+
+@dataclass
+class PredicateIR:
+    """One translated predicate: ``expr`` (a Python expression) or the ``lines`` of a body."""
+
+    expr: str | None
+    lines: list[str]
+    reads: set[int]
+    where: str
+
+
+@dataclass
+class ModelIR:
+    """What the Python code is generated from, kept for other backends (the C one).
+
+    ``free`` are the instances without a pc, in firing order; ``groups`` maps a pc slot to its
+    instances (dispatch order: the free ones, then each group in this order, each in index
+    order). ``props[i]`` is set for invariants and finals, ``rest``/``quiet`` for the at-rest and
+    quiescence predicates."""
+
+    translated: list[Translated]
+    free: list[int]
+    groups: dict[int, list[int]]
+    props: dict[int, PredicateIR]
+    rest: list[PredicateIR]
+    quiet: list[PredicateIR]
+    names: dict[str, Any] = field(default_factory=dict)  # the generated module's G<n>_ objects
 
 
 class _Emitter:
@@ -333,11 +362,13 @@ class _Builder:
         for k in free:
             hot |= self.translated[k].guard_reads
         pred_fns: dict[str, str] = {}
+        ir = ModelIR(self.translated, free, groups, {}, [], [])
         n_props = len(self.properties)
         for i, prop in enumerate(list(self.properties[:n_props])):
             if prop.kind not in ("invariant", "final"):
                 continue
             expr, lines, reads, where = self.predicate(prop, f"Q{i}_")
+            ir.props[i] = PredicateIR(expr, lines, reads, where)
             fname = f"_prop_{i}"
             self.emit_pred_fn(em, fname, expr, lines, reads, where)
             pred_fns[f"prop{i}"] = fname
@@ -349,6 +380,7 @@ class _Builder:
         rest_names: list[str] = []
         for j, prop in enumerate(self.model.at_rest_defs):
             expr, lines, reads, where = self.predicate(prop, f"R{j}_")
+            ir.rest.append(PredicateIR(expr, lines, reads, where))
             fname = f"_rest_{j}"
             self.emit_pred_fn(em, fname, expr, lines, reads, where)
             rest_names.append(fname)
@@ -356,6 +388,7 @@ class _Builder:
         qnames: list[str] = []
         for j, prop in enumerate(self.model.quiescent_defs):
             expr, lines, reads, where = self.predicate(prop, f"Z{j}_")
+            ir.quiet.append(PredicateIR(expr, lines, reads, where))
             fname = f"_quiet_{j}"
             self.emit_pred_fn(em, fname, expr, lines, reads, where)
             qnames.append(fname)
@@ -401,6 +434,7 @@ class _Builder:
         digest = hashlib.sha1(source.encode()).hexdigest()[:12]
         filename = f"<itsrace:{self.model.name}:{digest}>"
         namespace: dict[str, Any] = dict(self.ns.values)
+        ir.names = dict(self.ns.values)
         namespace.update(
             _Disabled=Disabled, _CheckFailed=CheckFailed, _DomainError=DomainError, _ix=_ix,
             canon=self.canon, __name__=f"itsrace_generated_{digest}",
@@ -435,6 +469,7 @@ class _Builder:
             line_map=em.line_map,
             filename=filename,
             canonical=self.canon is not None,
+            ir=ir,
         )
         compiled.expand_collect = g["expand_collect"]  # type: ignore[attr-defined]
         return compiled
