@@ -9,8 +9,8 @@ import json
 import sys
 import time
 
+from itsrace.catalog import build_from_names
 from itsrace.cli.searchopts import SearchOptions, add_search_flags, run_search
-from itsrace.hyp.build import build_from_names
 
 design, scenario, out = sys.argv[1:4]
 parser = argparse.ArgumentParser()

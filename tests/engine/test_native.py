@@ -112,7 +112,7 @@ def hyp_cases() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("design,scenario", HYP_DEFAULT)
 def test_hypervisor_scenarios(design: str, scenario: str) -> None:
-    from itsrace.hyp.build import build_from_names
+    from itsrace.catalog import build_from_names
 
     m = build_from_names(design, scenario)
     exact = assert_same(m, stop_on_violation=False)
@@ -151,7 +151,7 @@ def test_fingerprint_key_widths(bits: int) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("design,scenario", hyp_cases())
 def test_every_hypervisor_scenario(design: str, scenario: str) -> None:
-    from itsrace.hyp.build import build_from_names
+    from itsrace.catalog import build_from_names
 
     m = build_from_names(design, scenario)
     assert_same(m, stop_on_violation=False)
@@ -160,7 +160,7 @@ def test_every_hypervisor_scenario(design: str, scenario: str) -> None:
 
 @pytest.mark.slow
 def test_guest_scenario() -> None:
-    from itsrace.hyp.build import build_from_names
+    from itsrace.catalog import build_from_names
 
     m = build_from_names("xen-4.10", "guest")
     r = assert_same(m, stop_on_violation=False)
