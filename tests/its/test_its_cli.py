@@ -87,9 +87,12 @@ def test_a_bad_line_in_a_real_process_has_no_traceback(tmp_path: Path) -> None:
     assert done.stderr == f"itsrace: error: {script}:2: cpu=9 does not exist (there are 2 CPUs)\n"
 
 
-def test_its_without_an_action_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["its"]) == 2
-    assert "run" in capsys.readouterr().out
+def test_its_without_an_action_is_one_line_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["its"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "name an action: run" in err and len(err.strip().splitlines()) == 1
 
 
 def test_run_without_a_script_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
