@@ -4,7 +4,7 @@
 ``vgic_vcpu_inject_lpi`` looks the vLPI up (the read lock is dropped inside
 ``vgic_v3_lpi_to_pending``) and then reads ``p->lpi_vcpu_id`` with no lock: MAPD V=0 can free
 ``pend_irqs`` in between (F1, use after free) and DISCARD + MAPTI can re-initialise it (F2). Xen's
-own TODO at gic-v3-lpi.c:141-145 names the problem. The patch holds ``pend_lpi_tree_lock`` for
+own comment at gic-v3-lpi.c:141-145 names the problem. The patch holds ``pend_lpi_tree_lock`` for
 reading across the lookup *and* the read: DISCARD deletes under the write lock before anything is
 re-initialised or freed, so it waits for the reader.
 """
