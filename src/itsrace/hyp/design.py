@@ -41,8 +41,6 @@ from typing import Any
 
 from itsrace.hyp.lang import TAG, tagged
 
-KINDS = ("procedure", "process", "action", "pure", "invariant", "final", "setup")
-
 
 class DesignError(ValueError):
     """A design (or a design file) is wrong. ``str()`` is one line, naming the file and line."""
@@ -145,22 +143,22 @@ class Design:
     def override(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Replace the base's function of the same name (a procedure, process, action, pure helper,
         property or setup function). Its parameters must be the base's."""
-        if not isinstance(fn, types.FunctionType):
-            raise DesignError(f"{_caller()}: @override applies to a plain 'def' function")
-        if fn.__name__ in self.overrides or fn.__name__ in self.added:
-            raise DesignError(f"{where(fn)}: {fn.__name__} is defined twice in design '{self.name}'")
+        self._check_new(fn, "override", _caller())
         self.overrides[fn.__name__] = fn
         return fn
 
     def _add(self, kind: str, fn: Callable[..., Any], **info: Any) -> Callable[..., Any]:
-        if not isinstance(fn, types.FunctionType):
-            raise DesignError(f"{_caller(3)}: @{kind} applies to a plain 'def' function")
-        if fn.__name__ in self.overrides or fn.__name__ in self.added:
-            raise DesignError(f"{where(fn)}: {fn.__name__} is defined twice in design '{self.name}'")
+        self._check_new(fn, kind, _caller(3))
         tag = {"kind": kind, **info}
         setattr(fn, TAG, tag)
         self.added[fn.__name__] = (fn, tag)
         return fn
+
+    def _check_new(self, fn: Any, kind: str, caller: str) -> None:
+        if not isinstance(fn, types.FunctionType):
+            raise DesignError(f"{caller}: @{kind} applies to a plain 'def' function")
+        if fn.__name__ in self.overrides or fn.__name__ in self.added:
+            raise DesignError(f"{where(fn)}: {fn.__name__} is defined twice in design '{self.name}'")
 
     def procedure(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Add a new procedure ``fn(self, s, ...)``."""
@@ -372,5 +370,5 @@ def looks_like_file(name: str) -> bool:
     return name.endswith(".py")
 
 
-__all__ = ["KINDS", "BaseModel", "Design", "DesignError", "Resolved", "StateVar", "base_functions",
+__all__ = ["BaseModel", "Design", "DesignError", "Resolved", "StateVar", "base_functions",
            "load_design_file", "looks_like_file", "resolve", "where"]
