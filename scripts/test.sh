@@ -10,4 +10,5 @@ fi
 "$VENV/bin/python" -m pip install --quiet -e ".[test,ray]"
 "$VENV/bin/ruff" check src tests
 "$VENV/bin/mypy"
-"$VENV/bin/python" -m pytest "$@"
+# one pytest-xdist worker per core (-n 0 runs in one process); more arguments go to pytest
+"$VENV/bin/python" -m pytest -n "${ITSRACE_TEST_WORKERS:-auto}" "$@"

@@ -71,7 +71,12 @@ def build(name: str, source: str) -> Path:
         return so
     so.parent.mkdir(parents=True, exist_ok=True)
     c_file = so.with_suffix(".c")
-    c_file.write_text(source)
+    # atomically: another process (a pytest-xdist worker, a second `itsrace check`) may be
+    # compiling the same source from this very file
+    fd, c_tmp = tempfile.mkstemp(suffix=".c", dir=so.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(source)
+    os.replace(c_tmp, c_file)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=so.parent)
     os.close(fd)
     try:

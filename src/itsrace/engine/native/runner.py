@@ -424,7 +424,9 @@ def check(
                        limits.max_memory, limits.max_depth)
         r = check_python(c, fingerprints=fingerprints, limits=trial, stop_on_violation=stop_on_violation,
                          progress=progress)
-        if trial_limit or not (r.verdict == INCONCLUSIVE and r.reason.startswith("time limit")):
+        # a trial cut short by its time limit is incomplete whatever its verdict (a search that
+        # goes on after a violation has found some, not all): redo it in C
+        if trial_limit or not r.reason.startswith("time limit"):
             return r
     if engine != "python":
         try:
