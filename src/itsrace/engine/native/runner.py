@@ -424,7 +424,9 @@ def check(
                        limits.max_memory, limits.max_depth)
         r = check_python(c, fingerprints=fingerprints, limits=trial, stop_on_violation=stop_on_violation,
                          progress=progress)
-        if trial_limit or not (r.verdict == INCONCLUSIVE and r.reason.startswith("time limit")):
+        # a trial stopped by its time limit is not the answer, even when it already found a violation
+        # (without stop_on_violation the caller wants every violated property of the whole search)
+        if trial_limit or not r.reason.startswith("time limit"):
             return r
     if engine != "python":
         try:
