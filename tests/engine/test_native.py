@@ -107,7 +107,7 @@ def hyp_cases() -> list[tuple[str, str]]:
     from itsrace.hyp.scenario import scenario_names
 
     return [(d, s) for d in ("xen-4.10", "null-check", "unmapped-tag", "kvm-refcount")
-            for s in scenario_names() if s not in ("guest", "guest-wide")]
+            for s in scenario_names() if s not in ("guest", "guest-wide", "guest-2vcpu")]
 
 
 @pytest.mark.parametrize("design,scenario", HYP_DEFAULT)

@@ -17,7 +17,7 @@ from itsrace.catalog import DESIGNS
 from itsrace.hyp import scenario_names
 
 PINNED = json.loads(PIN.read_text())
-BIG = {"guest", "discard-mapti-other-vcpu"}
+BIG = {"guest", "discard-mapti-other-vcpu", "guest-wide", "guest-2vcpu"}
 DEFAULT_DESIGNS = {"xen-4.10", "kvm-refcount"}
 CELLS = [(d, s) for d in DESIGNS for s in scenario_names()]
 

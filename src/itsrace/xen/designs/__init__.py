@@ -13,6 +13,7 @@ from itsrace.xen.designs import (
     kvm_refcount,
     mapti_irqsave,
     mapti_refuse_in_lr,
+    masked_lpi_handlers,
     null_check,
     unmapped_nlp,
     unmapped_tag,
@@ -27,6 +28,8 @@ SHIPPED: tuple[Design, ...] = (
     discard_lpi_vcpu_lock.DESIGN, mapti_refuse_in_lr.DESIGN,
     # fixes of the findings (docs/findings.md)
     inject_read_locked.DESIGN, mapti_irqsave.DESIGN, discard_unmapped_collection.DESIGN,
+    # later Xen releases, as designs on 4.10
+    masked_lpi_handlers.DESIGN,
 )
 
 __all__ = ["SHIPPED"]
