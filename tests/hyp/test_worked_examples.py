@@ -19,6 +19,7 @@ FIXES = {
     "mapti-irqsave": [("mapti-vs-lpi-same-cpu", "deadlock")],
     "discard-unmapped-collection": [("unmap-unmapped-collection", "free-while-referenced")],
     "masked-lpi-handlers": [("nested-lpi-vs-discard", "deadlock")],
+    "clear-invalid-lpi": [("remap-stale-itt", "null-deref"), ("dom0-zeroed-itte-clear", "null-deref")],
 }
 BIG = {"guest", "discard-mapti-other-vcpu", "guest-wide", "guest-2vcpu"}
 
