@@ -19,6 +19,10 @@ from itsrace.engine.native.runner import check
 from itsrace.hyp import build_model, load_scenario, scenario_names
 
 PIN = Path(__file__).with_name("pinned_matrix.json")
+# Cells not pinned because one search takes too long to repeat: the KVM base model on the
+# guest-2vcpu universe (xen-4.10 has 18.9 million states there, and the KVM model has several
+# times xen-4.10's states on every universe). Every other design is pinned on it.
+UNPINNED = {("kvm", "guest-2vcpu")}
 
 
 def cell(design: str, scenario: str) -> dict[str, Any]:
@@ -35,6 +39,8 @@ def main(names: list[str]) -> None:
     pinned: dict[str, Any] = json.loads(PIN.read_text()) if PIN.exists() else {}
     for design in names or list(DESIGNS):
         for scenario in scenario_names():
+            if (design, scenario) in UNPINNED:
+                continue
             pinned[f"{design}/{scenario}"] = cell(design, scenario)
             print(design, scenario, pinned[f"{design}/{scenario}"]["verdict"], flush=True)
     PIN.write_text(json.dumps(dict(sorted(pinned.items())), indent=1) + "\n")
