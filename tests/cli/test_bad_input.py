@@ -126,6 +126,19 @@ SCENARIOS = {
     "exits-negative": 'name = "s"\n[bounds]\nexits = -1\n',
     "exits-huge": 'name = "s"\n[bounds]\nexits = 1000000\n',
     "bounds-unknown": 'name = "s"\n[bounds]\nsteps = 3\n',
+    "nesting-zero": 'name = "s"\n[topology]\nlpi_nesting = 0\n',
+    "nesting-huge": 'name = "s"\n[topology]\nlpi_nesting = 9\n',
+    "nesting-str": 'name = "s"\n[topology]\nlpi_nesting = "2"\n',
+    "rewrites-not-list": 'name = "s"\n[guest]\nrewrites = "ITTE dev=0 ev=0 col=0"\n',
+    "rewrites-int": 'name = "s"\n[guest]\nrewrites = [3]\n',
+    "rewrites-empty": 'name = "s"\n[guest]\nrewrites = [""]\n',
+    "rewrites-unknown-table": 'name = "s"\n[guest]\nrewrites = ["GITS dev=0"]\n',
+    "rewrites-missing-field": 'name = "s"\n[guest]\nrewrites = ["ITTE dev=0 ev=0"]\n',
+    "rewrites-unknown-field": 'name = "s"\n[guest]\nrewrites = ["DTE dev=0 size=3"]\n',
+    "rewrites-range": 'name = "s"\n[guest]\nrewrites = ["CTE col=0 vcpu=5"]\n',
+    "rewrites-negative": 'name = "s"\n[guest]\nrewrites = ["ITTE dev=0 ev=0 col=0 lpi=-1"]\n',
+    "rewrites-bad-value": 'name = "s"\n[guest]\nrewrites = ["DTE dev=zero"]\n',
+    "rewrites-too-many": 'name = "s"\n[guest]\nrewrites = ["DTE dev=0", "DTE dev=0", "DTE dev=0", "DTE dev=0", "DTE dev=0"]\n',
 }
 
 

@@ -347,3 +347,79 @@ def test_irq_handler_starting_with_await_arrives_only_when_it_holds() -> None:
     clearing = step_pcs(m, "irq")["handler: s.pending = 0"]
     at_clear = [st for st in states if st["pc_irq[0]"] == clearing]
     assert at_clear and all(st["pending"] == 1 and st["in_irq[0]"] == 1 for st in at_clear)
+
+
+# -- nested interrupt handlers (nests=True) ----------------------------------------------------------
+def _nesting(nests: bool, irqsave: bool) -> Model:
+    """Two instances of a handler on CPU 0 that take a lock; with ``nests`` the second may
+    preempt the first (Xen 4.10's gic_interrupt unmasks interrupts before do_LPI)."""
+    m = Model(f"nest-{nests}-{irqsave}")
+    m.spinlock("L")
+    m.var("done", range(3))
+
+    if irqsave:
+        @m.process(cpu=0, irq=True, instances=2, name="irq{}", nests=nests, restart=False)
+        def handler(self, s):
+            spin_lock_irqsave(s.L)
+            s.done = s.done + 1
+            spin_unlock_irqrestore(s.L)
+    else:
+        @m.process(cpu=0, irq=True, instances=2, name="irq{}", nests=nests, restart=False)
+        def handler(self, s):  # noqa: F811
+            spin_lock(s.L)
+            s.done = s.done + 1
+            spin_unlock(s.L)
+
+    return m
+
+
+def test_a_nested_handler_spinning_on_the_lock_of_the_handler_it_preempted_is_a_deadlock() -> None:
+    r = check_model(_nesting(True, False))
+    assert r.violated == {"deadlock"}
+    steps = [(st.process, st.label) for st in r.violations[0].trace.steps]
+    first, second = steps[0][0], steps[2][0]
+    assert {first, second} == {"irq0", "irq1"}
+    assert steps == [(first, "handler: <interrupt>"), (first, "handler: spin_lock(s.L)"),
+                     (second, "handler: <interrupt>")]  # ... and spins on L: nothing can step
+    assert check_model(_nesting(False, False)).verdict == "pass"  # without nesting: one at a time
+    assert check_model(_nesting(True, True)).verdict == "pass"  # interrupts off while the lock is held
+
+
+def test_only_the_innermost_handler_steps() -> None:
+    c = compile_model(_nesting(True, False))
+    nested = 0
+    for s in _state_ints(c):
+        st = c.layout.flat(s)
+        assert st["in_irq[0]"] == sum(1 for i in (0, 1) if st[f"irqlvl_irq[{i}]"] > 0)
+        if st["in_irq[0]"] == 2:
+            nested += 1
+            inner = next(i for i in (0, 1) if st[f"irqlvl_irq[{i}]"] == 2)
+            assert {c.actions[k].process for k, _ in c.successors(s)} <= {f"irq{inner}"}
+    assert nested > 0
+
+
+def test_nesting_is_for_interrupt_handlers() -> None:
+    import pytest
+
+    from itsrace.engine import ModelError
+
+    m = Model("nest-task")
+    with pytest.raises(ModelError, match="nests=True is for interrupt handlers"):
+        @m.process(cpu=0, nests=True)
+        def task(self, s):
+            skip()
+
+
+def test_nested_handlers_give_the_same_counts_in_c() -> None:
+    import pytest
+
+    from itsrace.engine.native.build import find_compiler
+    from itsrace.engine.native.runner import check_native
+
+    if find_compiler() is None:
+        pytest.skip("no C compiler")
+    for nests in (True, False):
+        m = _nesting(nests, False)
+        a, b = check_model(m, stop_on_violation=False), check_native(m, stop_on_violation=False)
+        assert (a.stats.distinct_states, a.stats.transitions, a.violated) == \
+            (b.stats.distinct_states, b.stats.transitions, b.violated)

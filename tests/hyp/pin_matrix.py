@@ -15,15 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from itsrace.catalog import DESIGNS, get_design
-from itsrace.engine import check_model
+from itsrace.engine.native.runner import check
 from itsrace.hyp import build_model, load_scenario, scenario_names
 
 PIN = Path(__file__).with_name("pinned_matrix.json")
+# Cells not pinned because one search takes too long to repeat: the KVM base model on the
+# guest-2vcpu universe (xen-4.10 has 18.9 million states there, and the KVM model has several
+# times xen-4.10's states on every universe). Every other design is pinned on it.
+UNPINNED = {("kvm", "guest-2vcpu")}
 
 
 def cell(design: str, scenario: str) -> dict[str, Any]:
-    r = check_model(build_model(get_design(design), load_scenario(scenario)), stop_on_violation=False,
-                    progress=False)
+    """One cell, searched to the end (the compiled backend for anything that takes the Python
+    one more than half a second; both give the same counts: tests/engine/test_native.py)."""
+    r = check(build_model(get_design(design), load_scenario(scenario)), engine="auto", stop_on_violation=False,
+              progress=False)
     return {"verdict": r.verdict, "states": r.stats.distinct_states, "transitions": r.stats.transitions,
             "violated": sorted(r.violated),
             "shortest": {v.property: len(v.trace.steps) for v in sorted(r.violations, key=lambda v: v.property)}}
@@ -33,6 +39,8 @@ def main(names: list[str]) -> None:
     pinned: dict[str, Any] = json.loads(PIN.read_text()) if PIN.exists() else {}
     for design in names or list(DESIGNS):
         for scenario in scenario_names():
+            if (design, scenario) in UNPINNED:
+                continue
             pinned[f"{design}/{scenario}"] = cell(design, scenario)
             print(design, scenario, pinned[f"{design}/{scenario}"]["verdict"], flush=True)
     PIN.write_text(json.dumps(dict(sorted(pinned.items())), indent=1) + "\n")

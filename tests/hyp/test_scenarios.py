@@ -34,6 +34,18 @@ def test_batches_and_universe() -> None:
     assert [str(c) for c in sc2.script(0)[0]] == ["DISCARD dev=0 ev=0", "MAPTI dev=0 ev=1 lpi=0 col=0"]
 
 
+def test_rewrites_and_nesting_are_read_and_checked() -> None:
+    sc = scenario_from_dict({"name": "r", "topology": {"vcpus": 2, "vcpu_pcpus": [0, 1], "lpi_nesting": 2,
+                                                       "collections": 2},
+                             "guest": {"rewrites": ["ITTE dev=0 ev=0 col=1", "itte dev=0 ev=0 col=0 lpi=0",
+                                                    "DTE dev=0 valid=0", "CTE col=1 vcpu=0"]}}, "<t>")
+    assert sc.topology.lpi_nesting == 2
+    assert [str(w) for w in sc.rewrites] == ["ITTE dev=0 ev=0 col=1", "ITTE dev=0 ev=0 col=0 lpi=0",
+                                             "DTE dev=0 valid=0", "CTE col=1 vcpu=0 valid=1"]
+    assert sc.rewrites[0].arg("lpi") == -1  # INVALID_LPI
+    assert load_scenario("discard-vs-lpi").topology.lpi_nesting == 1 and load_scenario("guest").rewrites == ()
+
+
 def test_a_user_file_is_loaded_by_path(tmp_path: Path) -> None:
     f = tmp_path / "mine.toml"
     f.write_text('name = "mine"\n[guest]\nvcpu0 = ["SYNC"]\n')

@@ -18,8 +18,10 @@ FIXES = {
     "inject-read-locked": [("spurious-after-remove", "use-after-free"), ("sync-vs-inject", "use-after-reinit")],
     "mapti-irqsave": [("mapti-vs-lpi-same-cpu", "deadlock")],
     "discard-unmapped-collection": [("unmap-unmapped-collection", "free-while-referenced")],
+    "masked-lpi-handlers": [("nested-lpi-vs-discard", "deadlock")],
+    "clear-invalid-lpi": [("remap-stale-itt", "null-deref"), ("dom0-zeroed-itte-clear", "null-deref")],
 }
-BIG = {"guest", "discard-mapti-other-vcpu"}
+BIG = {"guest", "discard-mapti-other-vcpu", "guest-wide", "guest-2vcpu"}
 
 
 @pytest.mark.parametrize("design, scenario, prop", [(d, s, p) for d, cases in FIXES.items() for s, p in cases])

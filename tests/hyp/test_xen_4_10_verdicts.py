@@ -7,6 +7,7 @@ artefact (update the test and the findings) or a bug in the model.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,8 +84,72 @@ def test_guest_universe_finds_the_known_violations(check: Any) -> None:
     assert {"use-after-free", "use-after-reinit", "free-while-referenced"} <= r.violated
 
 
+@pytest.mark.slow
+def test_guest_wide_finds_f3_f4_f5(check: Any) -> None:
+    """Two vCPUs, one on pCPU0, MOVI/INVALL/MAPC re-target, up to three commands: the search
+    finds F5's self-deadlock (MAPTI's write lock vs the LPI handler on pCPU0), F4 through MAPC
+    re-targeting (DISCARD locks the new vCPU, the LPI is on the old one's lists) and F3 through
+    MOVI (the stale LR sits on the vCPU the LPI moved away from)."""
+    assert check("xen-4.10", "guest-wide").violated == {"deadlock", "list-lock", "lr-wrong-pending-irq"}
+
+
+@pytest.mark.slow
+def test_guest_2vcpu_finds_f1_f2_f4_f6_and_the_remap_case(check: Any) -> None:
+    """The guest universe with a second vCPU and three commands: F1, F2, F6, F4 through MAPC
+    re-targeting (list-lock, null-deref, spurious-delivery, lr-agrees) and msi-delivered after
+    MAPD V=0 / MAPD V=1 with the same ITT (UNPREDICTABLE for the guest: docs/findings.md F8)."""
+    assert check("xen-4.10", "guest-2vcpu").violated == {
+        "free-while-referenced", "list-lock", "lr-agrees", "msi-delivered", "null-deref", "spurious-delivery",
+        "use-after-free", "use-after-reinit"}
+
+
+def test_nested_lpi_handler_deadlocks_behind_a_queued_writer(check: Any) -> None:
+    """F7: the handler on pCPU0 is preempted by a second LPI inside vgic_v3_lpi_to_pending's read
+    section (4.10 unmasks interrupts before do_LPI); DISCARD on pCPU1 queues for the write lock;
+    the nested handler's read_lock waits behind the queued writer (common/rwlock.c), the writer
+    for the preempted reader. Both mechanisms are needed: without nesting, or with 4.13's masked
+    handlers, it passes."""
+    assert check("xen-4.10", "nested-lpi-vs-discard").violated == {"deadlock"}
+    assert check("masked-lpi-handlers", "nested-lpi-vs-discard").verdict == "pass"
+    import tomllib
+
+    import itsrace.hyp
+    from itsrace.hyp.scenario import scenario_from_dict
+
+    data = tomllib.loads((Path(itsrace.hyp.__file__).parent / "scenarios" / "nested-lpi-vs-discard.toml").read_text())
+    data["topology"]["lpi_nesting"] = 1
+    assert check("xen-4.10", scenario_from_dict(data, "<flat>")).verdict == "pass"
+
+
+def test_clear_after_a_remap_with_the_same_itt_dereferences_null_list_heads(check: Any) -> None:
+    """F8: its_unmap_device leaves the guest's ITT as it was, MAPD V=1 allocates a zeroed
+    pend_irqs (list heads NULL), and CLEAR (no INVALID_LPI check) unqueues the never-initialised
+    pending_irq of the stale ITTE."""
+    r = check("xen-4.10", "remap-stale-itt")
+    assert r.violated == {"null-deref"}
+    assert r.violations[0].trace.steps[-1].label.startswith("gic_remove_irq_from_queues")
+
+
+def test_clear_of_a_zeroed_itte_dereferences_null_list_heads(check: Any) -> None:
+    """F8's second path: Dom0 zeroes an ITTE in its memory (vLPI 0, collection 0, which is
+    mapped); Xen re-reads it, and CLEAR (no INVALID_LPI check) unqueues a pending_irq that no
+    MAPTI initialised. Without the rewrite the event is unmapped and CLEAR fails cleanly."""
+    import tomllib
+
+    import itsrace.hyp
+    from itsrace.hyp.scenario import scenario_from_dict
+
+    r = check("xen-4.10", "dom0-zeroed-itte-clear")
+    assert r.violated == {"null-deref"}
+    assert r.violations[0].trace.steps[0].label.startswith("dom0_writes_table")
+    data = tomllib.loads((Path(itsrace.hyp.__file__).parent / "scenarios" / "dom0-zeroed-itte-clear.toml").read_text())
+    del data["guest"]["rewrites"]
+    assert check("xen-4.10", scenario_from_dict(data, "<no rewrite>")).verdict == "pass"
+
+
 def test_every_shipped_scenario_has_a_pinned_verdict() -> None:
     pinned = {"discard-vs-lpi", "discard-mapti-in-lr", "unmap-device-in-lr", "sync-vs-inject",
               "spurious-after-remove", "discard-mapti-other-vcpu", "mapti-vs-lpi-same-cpu", "movi-then-discard",
-              "unmap-unmapped-collection", "guest"}
+              "unmap-unmapped-collection", "guest", "guest-wide", "guest-2vcpu", "nested-lpi-vs-discard",
+              "remap-stale-itt", "dom0-zeroed-itte-clear"}
     assert set(scenario_names()) == pinned

@@ -25,6 +25,8 @@ format, with every key (only ``name`` is required)::
     collections = 1      # 1..2
     priorities = 1       # distinct LPI priority values, 1..2
     lpi_active_state = true   # the guest's acknowledge makes an LR active (false: straight to invalid)
+    lpi_nesting = 1      # host LPI handlers that may be active at once on pCPU0, 1..2 (2: a second
+                         # LPI may preempt the first handler, as Xen 4.10's gic_interrupt allows)
 
     [setup]              # executed in order, sequentially, before the checked run starts
     steps = ["MAPD dev=0", "MAPC col=0 vcpu=0", "MAPTI dev=0 ev=0 lpi=0 col=0",
@@ -36,6 +38,8 @@ format, with every key (only ``name`` is required)::
     # universe = ["DISCARD dev=0 ev=0", "MAPTI dev=0 ev=0 lpi=0 col=0", ...]
     # max_commands = 2                   # with a universe: up to this many commands in total
     # universe_vcpus = [0]               # which vCPUs issue universe commands
+    # rewrites = ["ITTE dev=0 ev=1 col=0"]  # Dom0 writes its ITS tables in guest memory behind
+                                         # the ITS: each entry may happen once, at any moment
 
     [devices]
     msis = ["dev=0 ev=0"]                # each entry: one MSI that may arrive at any time
@@ -49,6 +53,13 @@ Commands (guest ITS commands, plus ``PROP``, a guest write to the LPI property t
 ``INV dev=D ev=E``, ``INVALL col=C``, ``SYNC``, ``PROP lpi=L [enable=1] [prio=0]``.
 Setup steps may also be ``LR vcpu=V lpi=L [state=pending|active]``: the vLPI was triggered and
 is in a list register of that vCPU (which must be its collection's target).
+
+Table rewrites (``[guest] rewrites``): the guest writes the tables the ITS keeps in its memory
+directly, not through a command (the architecture makes that UNPREDICTABLE for the guest; Xen
+re-reads these tables on every command): ``ITTE dev=D ev=E col=C [lpi=L]`` (an interrupt
+translation entry; without ``lpi`` its vLPI is 0, INVALID_LPI: ``col=0`` alone is a zeroed
+entry), ``DTE dev=D [valid=1]`` (a device table entry), ``CTE col=C vcpu=V [valid=1]`` (a
+collection table entry).
 
 Every error is a :class:`ScenarioError` whose message is one line naming the file and the key.
 """
@@ -87,7 +98,8 @@ _FIELDS: dict[int, tuple[tuple[str, int | None], ...]] = {
 }
 
 LR_PENDING_STATE, LR_ACTIVE_STATE = 1, 2
-MAX = {"vcpus": 2, "lrs": 3, "devices": 2, "events": 2, "vlpis": 3, "collections": 2, "priorities": 2}
+MAX = {"vcpus": 2, "lrs": 3, "devices": 2, "events": 2, "vlpis": 3, "collections": 2, "priorities": 2,
+       "lpi_nesting": 2}
 
 
 class ScenarioError(Exception):
@@ -129,6 +141,53 @@ class LrStep:
 
 Batch = tuple[Command, ...]  # the commands one GITS_CWRITER write hands to Xen
 
+REWRITE_KINDS = {"ITTE": (("dev", None), ("ev", None), ("col", None), ("lpi", -1)),
+                 "DTE": (("dev", None), ("valid", 1)),
+                 "CTE": (("col", None), ("vcpu", None), ("valid", 1))}
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """Dom0 writes one entry of an ITS table in its own memory: ``kind`` is ``ITTE``, ``DTE`` or
+    ``CTE``; ``args`` in :data:`REWRITE_KINDS` order (an ITTE's ``lpi`` is -1 for INVALID_LPI)."""
+
+    kind: str
+    args: tuple[int, ...]
+
+    def arg(self, name: str) -> int:
+        return self.args[[n for n, _ in REWRITE_KINDS[self.kind]].index(name)]
+
+    def __str__(self) -> str:
+        return " ".join([self.kind] + [f"{n}={v}" for (n, _), v in zip(REWRITE_KINDS[self.kind], self.args, strict=True)
+                                       if not (n == "lpi" and v < 0)])
+
+
+def parse_rewrite(text: Any, where: str, topo: Topology) -> Rewrite:
+    """Parse ``"ITTE dev=0 ev=1 col=0"`` and check every value against ``topo``."""
+    if not isinstance(text, str):
+        raise ScenarioError(f"{where}: a rewrite must be a string, got {text!r}")
+    words = text.split(None, 1)
+    if not words:
+        raise ScenarioError(f"{where}: empty rewrite")
+    kind = words[0].upper()
+    if kind not in REWRITE_KINDS:
+        raise ScenarioError(f"{where}: unknown table '{words[0]}' (known: {', '.join(REWRITE_KINDS)})")
+    kv = _kv(words[1] if len(words) > 1 else "", where)
+    fields = REWRITE_KINDS[kind]
+    _only(kv, tuple(n for n, _ in fields), where, kind)
+    limits = {"dev": topo.devices, "ev": topo.events, "lpi": topo.vlpis, "col": topo.collections,
+              "vcpu": topo.vcpus, "valid": 2}
+    args: list[int] = []
+    for fname, default in fields:
+        if fname not in kv:
+            if default is None:
+                raise ScenarioError(f"{where}: {kind} needs {fname}=")
+            args.append(default)
+            continue
+        _range(kv[fname], limits[fname], fname, where)
+        args.append(kv[fname])
+    return Rewrite(kind, tuple(args))
+
 
 @dataclass(frozen=True)
 class Topology:
@@ -141,6 +200,7 @@ class Topology:
     collections: int = 1
     priorities: int = 1
     lpi_active_state: bool = True
+    lpi_nesting: int = 1  # host LPI handlers that may be active at once on pCPU0 (nested)
 
     @property
     def slots(self) -> int:
@@ -163,6 +223,7 @@ class Scenario:
     universe: tuple[Batch, ...] = ()
     max_commands: int = 0
     universe_vcpus: tuple[int, ...] = (0,)
+    rewrites: tuple[Rewrite, ...] = ()  # Dom0's writes to its ITS tables in guest memory
     msis: tuple[int, ...] = ()  # per host LPI (dev * events + ev): how many MSIs may arrive
     exits: int = 1
     source: str = ""  # file it was read from
@@ -309,7 +370,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     t = _table(data, "topology", src)
     where = f"{src}: [topology]"
     known_t = {"vcpus", "vcpu_pcpus", "lrs", "devices", "events", "vlpis", "collections", "priorities",
-               "lpi_active_state"}
+               "lpi_active_state", "lpi_nesting"}
     extra = sorted(set(t) - known_t)
     if extra:
         raise ScenarioError(f"{where}: unknown key(s) {', '.join(extra)}")
@@ -332,6 +393,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
         collections=_int(t, "collections", 1, 1, MAX["collections"], where),
         priorities=_int(t, "priorities", 1, 1, MAX["priorities"], where),
         lpi_active_state=active,
+        lpi_nesting=_int(t, "lpi_nesting", 1, 1, MAX["lpi_nesting"], where),
     )
 
     st = _table(data, "setup", src)
@@ -345,7 +407,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
 
     g = _table(data, "guest", src)
     scripts: list[tuple[Batch, ...]] = []
-    known_g = {f"vcpu{v}" for v in range(vcpus)} | {"universe", "max_commands", "universe_vcpus"}
+    known_g = {f"vcpu{v}" for v in range(vcpus)} | {"universe", "max_commands", "universe_vcpus", "rewrites"}
     extra = sorted(set(g) - known_g)
     if extra:
         raise ScenarioError(f"{src}: [guest]: unknown key(s) {', '.join(extra)} (known: {', '.join(sorted(known_g))})")
@@ -366,6 +428,13 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     if (not isinstance(uv_raw, list) or not uv_raw
             or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < vcpus for x in uv_raw)):
         raise ScenarioError(f"{src}: [guest]: 'universe_vcpus' must list vCPUs 0..{vcpus - 1}")
+
+    rewrites = tuple(
+        parse_rewrite(text, f"{src}: [guest] rewrites[{i}]", topo)
+        for i, text in enumerate(_strings(g.get("rewrites", []), f"{src}: [guest] rewrites"))
+    )
+    if len(rewrites) > 4:
+        raise ScenarioError(f"{src}: [guest] rewrites: at most 4")
 
     dv = _table(data, "devices", src)
     extra = sorted(set(dv) - {"msis"})
@@ -393,7 +462,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     return Scenario(
         name=name, summary=str(data.get("summary", "")), description=str(data.get("description", "")).strip(),
         topology=topo, setup=setup, scripts=tuple(scripts), universe=tuple(universe),
-        max_commands=max_commands, universe_vcpus=tuple(uv_raw), msis=tuple(msis), exits=exits,
+        max_commands=max_commands, universe_vcpus=tuple(uv_raw), rewrites=rewrites, msis=tuple(msis), exits=exits,
         source=source,
     )
 

@@ -54,6 +54,7 @@ VCPU_PCPU: tuple[int, ...] = (1,)  # pCPU of each vCPU
 CUR: tuple[int, ...] = (1, 0)  # per pCPU: the vCPU pinned there, NC if none (idle)
 C0 = 1  # the vCPU on pCPU0 (where host LPIs are handled), NC if none
 ACTIVE_STATE = True  # the guest's acknowledge makes an LR active
+NEST = 1  # host LPI handlers that may be active at once on pCPU0 (2: a second one preempts the first)
 MAX_MSI = 1
 MAX_EXITS = 1
 TRIG_MAX = 1  # saturation of the ghost trigger counter
@@ -77,11 +78,20 @@ UNIV_VCPU: tuple[bool, ...] = (False,)
 MAX_CMDS = 0  # universe: commands in total
 NACT = 2  # vCPU exit kinds: 0 interrupt exit, 1 next scripted batch, 2+u universe batch u
 OPS_USED: frozenset[int] = frozenset()
+# Dom0's rewrites of its ITS tables in guest memory ([guest] rewrites): kind 0 ITTE (dev, ev, col,
+# vLPI V or 0), 1 DTE (dev, valid), 2 CTE (col, vcpu, valid); at least one entry (NRW counts them)
+NRW = 0
+RW_KIND: tuple[int, ...] = (0,)
+RW_A: tuple[int, ...] = (0,)
+RW_B: tuple[int, ...] = (0,)
+RW_C: tuple[int, ...] = (0,)
+RW_D: tuple[int, ...] = (0,)
 LR_INVALID, LR_PENDING, LR_ACTIVE, LR_PA = 0, 1, 2, 3
 
 __all__ = [
     "ACTIVE_STATE", "BATCH", "BATCH_LEN", "C0", "CLEAR", "CMD_A", "CMD_B", "CMD_C", "CMD_D", "CMD_OP", "CUR", "DISCARD",
-    "INT", "INV", "INVALL", "LR_ACTIVE", "LR_INVALID", "LR_PA", "LR_PENDING", "MAPC", "MAPD",
+    "INT", "INV", "INVALL", "LR_ACTIVE", "LR_INVALID", "LR_PA", "LR_PENDING", "MAPC", "MAPD", "NEST", "NRW",
+    "RW_A", "RW_B", "RW_C", "RW_D", "RW_KIND",
     "MAPTI", "MAX_BATCH", "MAX_CMDS", "MAX_EXITS", "MAX_MSI", "MAX_SCRIPT", "MOVI", "NACT", "NBATCH", "NC", "NCMD", "NCOL",
     "ND", "NE", "NL", "NOP", "NPC", "NPRIO", "NPTR", "NQ", "NV", "OPS_USED", "PROP", "SCRIPT",
     "SCRIPT_LEN", "SYNC", "TRIG_MAX", "UNIV", "UNIV_VCPU", "VCPU_PCPU",
@@ -123,7 +133,7 @@ def make_consts(scenario: Scenario) -> dict[str, Any]:
     K: dict[str, Any] = dict(
         NC=nc, NL=nl, ND=t.devices, NE=t.events, NQ=nq, NV=t.vlpis, NCOL=t.collections, NPRIO=t.priorities,
         NPC=pcpus, NPTR=2 * nq + 1, VCPU_PCPU=tuple(t.vcpu_pcpus), CUR=cur, C0=cur[0],
-        ACTIVE_STATE=t.lpi_active_state, MAX_MSI=max(scenario.msis + (0,)), MAX_EXITS=scenario.exits,
+        ACTIVE_STATE=t.lpi_active_state, NEST=t.lpi_nesting, MAX_MSI=max(scenario.msis + (0,)), MAX_EXITS=scenario.exits,
         TRIG_MAX=max(1, min(4, sum(scenario.msis) + len(scenario.setup)
                              + sum(1 for c in _all_cmds(scenario) if c.op == INT))),
         NCMD=len(table), CMD_OP=tuple(e[0] for e in enc), CMD_A=tuple(e[1] for e in enc),
@@ -135,7 +145,23 @@ def make_consts(scenario: Scenario) -> dict[str, Any]:
         MAX_CMDS=scenario.max_commands if univ else 0,
         NACT=2 + len(univ), OPS_USED=ops,
     )
+    K.update(_rewrites(scenario))
     return K
+
+
+def _rewrites(scenario: Scenario) -> dict[str, Any]:
+    """``[guest] rewrites`` as constant tables (padded to one entry when there are none)."""
+    kinds = {"ITTE": 0, "DTE": 1, "CTE": 2}
+    rows: list[tuple[int, ...]] = []
+    for w in scenario.rewrites:
+        if w.kind == "ITTE":  # vLPI V = lpi + 1 (0: INVALID_LPI)
+            row = [0, w.arg("dev"), w.arg("ev"), w.arg("col"), w.arg("lpi") + 1]
+        else:
+            row = [kinds[w.kind], *w.args]
+        rows.append(tuple(row + [0] * (5 - len(row))))
+    padded = rows or [(0, 0, 0, 0, 0)]
+    return dict(NRW=len(rows), RW_KIND=tuple(r[0] for r in padded), RW_A=tuple(r[1] for r in padded),
+                RW_B=tuple(r[2] for r in padded), RW_C=tuple(r[3] for r in padded), RW_D=tuple(r[4] for r in padded))
 
 
 def _all_cmds(scenario: Scenario) -> list[Command]:

@@ -94,8 +94,12 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     if vc >= NC or vl == 0:
         return 1
     spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607] spin_lock_irqsave(&vcpu->arch.vgic.lock)
+    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
+        s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # [vgic-v3-its.c:610] write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
         await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
+        s.tree_wq = 0
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         s.tree[vl - 1] = 0
     if p == 0:
@@ -112,11 +116,14 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
 def vgic_init_pending_irq_invalid(self, s, r: range(NPTR)):
     """vgic_init_pending_irq(p, INVALID_LPI) (vgic.c:64) from DISCARD: memset, list heads
     re-initialised, irq = INVALID_LPI, lpi_vcpu_id = INVALID_VCPU_ID. A tombstone, not a new
-    identity: injectors are meant to read INVALID_VCPU_ID and drop the LPI."""
-    with atomic():  # memset(p, 0); irq = INVALID_LPI; lpi_vcpu_id = INVALID_VCPU_ID
+    identity: injectors are meant to read INVALID_VCPU_ID and drop the LPI. Two steps, because
+    a lock-free reader (``ACCESS_ONCE(p->lpi_vcpu_id)``, gic-v3-lpi.c:152) can see what the
+    memset leaves before the stores: every field 0, so ``lpi_vcpu_id == 0`` (vCPU0) and the
+    list heads NULL."""
+    with atomic():  # [vgic.c:69] memset(p, 0, sizeof(*p)): lpi_vcpu_id = 0, list heads NULL
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_infl[SLOT(r)] == 0 and s.p_lrq[SLOT(r)] == 0, "free-while-referenced")
-        s.p_heads[SLOT(r)] = 1
+        s.p_heads[SLOT(r)] = 0
         s.p_queued[SLOT(r)] = 0
         s.p_active[SLOT(r)] = 0
         s.p_visible[SLOT(r)] = 0
@@ -126,6 +133,10 @@ def vgic_init_pending_irq_invalid(self, s, r: range(NPTR)):
         s.p_lr[SLOT(r)] = 0
         s.p_prio[SLOT(r)] = 0
         s.p_lpiprio[SLOT(r)] = 0
+        s.p_vcpu[SLOT(r)] = 0
+    with atomic():  # [vgic.c:70] INIT_LIST_HEAD x2; irq = INVALID_LPI; lpi_vcpu_id = INVALID_VCPU_ID
+        check(s.p_alive[SLOT(r)] == 1, "use-after-free")
+        s.p_heads[SLOT(r)] = 1
         s.p_vcpu[SLOT(r)] = NC
 
 
@@ -296,7 +307,12 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
         s.p_vcpu[SLOT(pi)] = vc
         s.p_pristine[SLOT(pi)] = 1
-    write_lock(s.tree_lock)
+    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
+        s.tree_wq = 1  # from now on new readers wait behind this writer
+    with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
+        write_lock(s.tree_lock)
+        s.tree_wq = 0
     with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:

@@ -117,7 +117,7 @@ def gic_raise_guest_irq(self, s, cpu: range(NPC), v: range(NC), V: range(NV + 1)
     """gic_raise_guest_irq (gic.c:483), vgic lock held: straight into a free LR if v is current
     and nothing is queued before it, else onto lr_pending (placed at the next entry)."""
     with atomic():  # p = irq_to_pending(v, V); list_empty(&v->arch.vgic.lr_pending)
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         idle: bool = lr_pending_empty(s.p_lrq, v)
     if p == 0:  # "an unmapped LPI does not need to be raised"
@@ -135,7 +135,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
     """gic_update_one_lr (gic.c:510), vgic lock held, IRQs off, v == current: fold what the
     guest did with LR i back into the pending_irq the LR's vINTID looks up to."""
     with atomic():  # [gic.c:519] read_lr(i); p = irq_to_pending(v, lr.virq)
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
         st: range(4) = s.lr_state[v][i]
         virq: range(NV + 1) = s.lr_virq[v][i]
@@ -198,7 +198,7 @@ def gic_raise_inflight_irq(self, s, cpu: range(NPC), v: range(NC), V: range(NV +
     queued for an LR and v is current, resync its LR now (``n->lr`` is trusted: no check that it
     is valid or holds V)."""
     with atomic():  # n = irq_to_pending(v, V); ENABLED? lr_queue? n->lr
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         n: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         if n != 0:
             check(s.p_alive[SLOT(n)] == 1, "use-after-free")

@@ -18,7 +18,7 @@ only changed under the lock of the vCPU whose list holds it.
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, await_, check
+from itsrace.engine.lang.process import atomic, await_, check, read_lock, read_unlock
 from itsrace.hyp.lang import procedure, pure
 from itsrace.xen.consts import CUR, NC, NPRIO, NPTR, NQ, NV
 
@@ -67,11 +67,17 @@ def lr_pending_empty(lrq: tuple[int, ...], v: int) -> bool:
 @procedure
 def vgic_v3_lpi_to_pending(self, s, V: range(NV + 1)):
     """irq_to_pending(v, LPI) -> vgic_v3_lpi_to_pending (vgic-v3.c:1770): read_lock, lookup,
-    read_unlock. The read section is one step: readers never exclude each other, and a writer
-    holding the lock blocks it (so an interrupt handler on the writer's pCPU spins forever)."""
-    with atomic():  # read_lock(tree); radix_tree_lookup; read_unlock
-        await_(s.tree_lock_w == 0)
+    read_unlock. Xen's rwlock is a queued rwlock (common/rwlock.c): read_lock waits while a
+    writer holds the lock *or waits for it* (_QW_WMASK), so a writer that queued behind this
+    reader blocks every later reader until this one leaves. The read section is two steps
+    (acquire with the lookup, release): the tree cannot change while it is read-locked, so the
+    lookup may sit at either end; what the split makes visible is a reader that is preempted
+    while it holds the lock (a nested LPI handler on pCPU0, lpi.py)."""
+    with atomic():  # [vgic-v3.c:1775] read_lock(tree) (waits behind a queued writer); radix_tree_lookup
+        await_(s.tree_wq == 0)
+        read_lock(s.tree_lock)
         found: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
+    read_unlock(s.tree_lock)  # [vgic-v3.c:1777] read_unlock(&d->arch.vgic.pend_lpi_tree_lock)
     return found
 
 
@@ -80,7 +86,7 @@ def vgic_v3_lpi_get_priority(self, s, V: range(NV + 1)):
     """vgic_v3_lpi_get_priority (vgic-v3.c:1783): a second lookup, ASSERT(p) (compiled out in
     release builds, so a NULL p is dereferenced), return p->lpi_priority."""
     with atomic():  # lookup #3; ASSERT(p); p->lpi_priority
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         pp: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         check(pp != 0, "null-deref")
         check(s.p_alive[SLOT(pp)] == 1, "use-after-free")

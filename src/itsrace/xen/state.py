@@ -75,6 +75,7 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     m.spinlock("devs_lock", doc="d->arch.vgic.its_devices_lock")
     m.spinlock("vgic_lock", NC, doc="v->arch.vgic.lock (always irqsave)")
     m.rwlock("tree_lock", doc="d->arch.vgic.pend_lpi_tree_lock")
+    var("tree_wq", bool, (), "pend_lpi_tree_lock's _QW_WAITING: a queued writer waits for the readers (readers wait behind it)")
     # guest memory
     var("dte", bool, ND, "device table entry valid (ITT mapped)")
     var("itte_lpi", range(NV + 1), NQ, "ITT entry: vlpi (0 = INVALID_LPI)")
@@ -102,6 +103,8 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("gv_dev", bool, ND, "ghost: the guest's view: device mapped by a completed MAPD")
     var("gv_dirty", bool, NV, "ghost: the guest changed the property entry and has not yet issued INV")
     var("dev_gone", bool, ND, "ghost: MAPD V=0 completed for the device (and no MAPD V=1 since)")
+    var("rw_left", bool, max(1, K["NRW"]), "Dom0 may still make this rewrite of its ITS tables ([guest] rewrites)")
+    var("gv_wild", bool, (), "ghost: Dom0 wrote an ITS table behind the ITS: the guest is owed nothing since")
     m.set_lock_order(LOCK_ORDER)
 
 
@@ -115,13 +118,14 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "p_queued": [0] * NQ, "p_active": [0] * NQ, "p_visible": [0] * NQ, "p_enabled": [0] * NQ,
         "p_pristine": [0] * NQ, "p_irq": [0] * NQ, "p_lr": [0] * NQ,
         "p_prio": [0] * NQ, "p_lpiprio": [0] * NQ, "p_vcpu": [0] * NQ, "p_infl": [0] * NQ, "p_lrq": [0] * NQ,
-        "tree": [0] * NV, "dte": [0] * ND, "itte_lpi": [0] * NQ, "itte_col": [NCOL] * NQ,
+        "tree": [0] * NV, "tree_wq": 0, "dte": [0] * ND, "itte_lpi": [0] * NQ, "itte_col": [NCOL] * NQ,
         "col_vcpu": [NC] * NCOL, "prop_en": [1] * NV, "prop_prio": [0] * NV,
         "lr_virq": [[0] * NL for _ in range(NC)], "lr_state": [[0] * NL for _ in range(NC)],
         "lr_mask": [[0] * NL for _ in range(NC)], "in_guest": [1] * NC,
         "exits_left": [K["MAX_EXITS"]] * NC, "cmds_left": K["MAX_CMDS"],
         "lr_own": [[0] * NL for _ in range(NC)], "lr_gen": [[0] * NL for _ in range(NC)],
         "trig": [0] * NV, "msi_v": [0] * NQ, "owed": [0] * NQ, "gv_lpi": [0] * NQ, "gv_dev": [0] * ND, "dev_gone": [0] * ND,
+        "rw_left": [1] * K["NRW"] + [0] * (1 - min(1, K["NRW"])), "gv_wild": 0,
     }
     return s
 

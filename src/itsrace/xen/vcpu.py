@@ -56,6 +56,11 @@ from itsrace.xen.consts import (
     NQ,
     OPS_USED,
     PROP,
+    RW_A,
+    RW_B,
+    RW_C,
+    RW_D,
+    RW_KIND,
     SCRIPT,
     SCRIPT_LEN,
     UNIV,
@@ -234,12 +239,36 @@ def guest_acknowledges(s, v, k):
     ``pending-at-discard``; the thread accepted it)."""
     require(s.in_guest[v] == 1 and s.lr_state[v][k] == LR_PENDING)
     check(s.lr_virq[v][k] != 0, "spurious-delivery")  # Xen wrote INTID 0 (an SGI) into the LR
-    check(s.trig[s.lr_virq[v][k] - 1] > 0, "spurious-delivery")
-    s.trig[s.lr_virq[v][k] - 1] = s.trig[s.lr_virq[v][k] - 1] - 1
+    check(s.trig[s.lr_virq[v][k] - 1] > 0 or s.gv_wild, "spurious-delivery")
+    if s.trig[s.lr_virq[v][k] - 1] > 0:
+        s.trig[s.lr_virq[v][k] - 1] = s.trig[s.lr_virq[v][k] - 1] - 1
     for q in range(NQ):
         if s.gv_lpi[q] == s.lr_virq[v][k]:
             s.owed[q] = 0
     s.lr_state[v][k] = LR_ACTIVE if ACTIVE_STATE else LR_INVALID
+
+
+@action(lambda K: dict(W=range(max(1, K["NRW"]))), only_if=lambda K: K["NRW"] > 0)
+def dom0_writes_table(s, W):
+    """Dom0 writes an entry of one of its ITS tables in its own memory, behind the ITS (a
+    scenario's ``[guest] rewrites``): an ITTE of an ITT, a device table entry or a collection
+    table entry. Xen keeps all three in guest memory and re-reads them under ``its_lock`` on
+    every command (``read_itte``, ``its_get_itt``, ``get_vcpu_from_collection``), so the next
+    command sees the new value; nothing else in Xen notices. The architecture makes such writes
+    UNPREDICTABLE for the guest, so from here the guest is owed no delivery (``gv_wild``); the
+    memory-safety properties still hold Xen to account."""
+    require(s.rw_left[W] == 1)
+    s.rw_left[W] = 0
+    s.gv_wild = 1
+    for q in range(NQ):
+        s.owed[q] = 0
+    if RW_KIND[W] == 0:  # ITTE dev ev col V
+        s.itte_col[RW_A[W] * NE + RW_B[W]] = RW_C[W]
+        s.itte_lpi[RW_A[W] * NE + RW_B[W]] = RW_D[W]
+    elif RW_KIND[W] == 1:  # DTE dev valid
+        s.dte[RW_A[W]] = RW_B[W]
+    else:  # CTE col vcpu valid
+        s.col_vcpu[RW_A[W]] = RW_B[W] if RW_C[W] else NC
 
 
 @action(lambda K: dict(v=range(K["NC"]), k=range(K["NL"])))

@@ -17,7 +17,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
     """gic_update_one_lr (gic.c:510), vgic lock held, IRQs off, v == current: fold what the
     guest did with LR i back into the pending_irq the LR's vINTID looks up to."""
     with atomic():  # read_lr(i); p = irq_to_pending(v, lr.virq)
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
         st: range(4) = s.lr_state[v][i]
         virq: range(NV + 1) = s.lr_virq[v][i]

@@ -18,7 +18,7 @@ def gic_raise_inflight_irq(self, s, cpu: range(NPC), v: range(NC), V: range(NV +
     queued for an LR and v is current, resync its LR now (``n->lr`` is trusted: no check that it
     is valid or holds V)."""
     with atomic():  # n = irq_to_pending(v, V); ENABLED? lr_queue? n->lr
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         n: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         if n != 0:
             check(s.p_alive[SLOT(n)] == 1, "use-after-free")

@@ -97,6 +97,7 @@ class ProcessSpec:
     merge_local: bool
     info: FuncInfo
     reset_dead: bool = True
+    nests: bool = False  # an interrupt handler that may preempt another handler on its CPU
     # filled in by finalize: instance name -> {step label: pc}
     steps: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -124,6 +125,7 @@ def add_process(
     restart: bool = True,
     merge_local: bool = True,
     reset_dead: bool = True,
+    nests: bool = False,
 ) -> ProcessSpec:
     """Register ``fn(self, s, p1: DOMAIN, ...)`` as a process (what ``@m.process`` does).
 
@@ -133,6 +135,9 @@ def add_process(
     (``False``: stop for good); ``merge_local``: merge statements touching only locals into the
     step before them; ``reset_dead``: reset a local to its low end as soon as no path reads it
     again before overwriting it (fewer states; locals named in properties are never reset early).
+    ``nests=True`` (with ``irq=True``): the handler may also arrive while another handler runs on
+    its CPU with interrupts enabled, and preempts it (nested interrupts; the number of instances
+    bounds the nesting depth).
     """
     _not_final(model, "processes")
     info = parse_func(fn, "process")
@@ -147,13 +152,15 @@ def add_process(
         base = fn.__name__
     if irq and cpu is None:
         raise info.err(f"process {fn.__name__}: an interrupt handler (irq=True) needs cpu=")
+    if nests and not irq:
+        raise info.err(f"process {fn.__name__}: nests=True is for interrupt handlers (irq=True)")
     cpus = [cpu(i) if callable(cpu) else cpu for i in ids]
     if any(c is not None and (not isinstance(c, int) or c < 0) for c in cpus):
         raise info.err(f"process {fn.__name__}: cpu must be a non-negative int (or id -> int)")
     specs: list[ProcessSpec] = _meta_list(model, "processes")
     if any(sp.base == base for sp in specs):
         raise info.err(f"two processes would both be called '{base}': pass name= to tell them apart")
-    spec = ProcessSpec(fn, fmt, base, ids, cpus, irq, restart, merge_local, info, reset_dead)
+    spec = ProcessSpec(fn, fmt, base, ids, cpus, irq, restart, merge_local, info, reset_dead, nests=bool(nests))
     specs.append(spec)
     return spec
 
@@ -223,6 +230,11 @@ def finalize(model: ModelCore) -> None:
         built.append((spec, registry, items))
 
     irq_cpus = {c for spec in specs if spec.irq for c in spec.cpus if c is not None}
+    # CPUs where handlers nest: in_irq[c] counts the active handlers, each handler instance
+    # records the depth it arrived at and steps only while it is the innermost one
+    nest_cpus = {c for spec in specs if spec.irq and spec.nests for c in spec.cpus if c is not None}
+    handlers_on = {c: sum(1 for spec in specs if spec.irq for x in spec.cpus if x == c) for c in irq_cpus}
+    max_depth = max((handlers_on[c] for c in nest_cpus), default=1)
     irq_depth: dict[int, int] = {}
     for spec, _registry, items in built:
         for (builder, _first), c in zip(items, spec.cpus, strict=True):
@@ -241,12 +253,14 @@ def finalize(model: ModelCore) -> None:
         n = len(spec.ids)
         readers = sorted({name for builder, _ in items for name in builder.readers})
         reader_bits = {name: f"{spec.base}_rd_{name}" for name in readers}
+        level_var = f"irqlvl_{spec.base}" if spec.irq and any(c in nest_cpus for c in spec.cpus) else None
         max_pc = 0
         for index, ((builder, first), ident, c) in enumerate(zip(items, spec.ids, spec.cpus, strict=True)):
             facts = InstanceFacts(
                 name=spec.instance_name(ident), index=index, pid=pid, pc_var=f"pc_{spec.base}", cpu=c,
                 irq=spec.irq, cpu_has_irq=c in irq_cpus, restart=spec.restart, locks=locks,
                 lock_order=list(model.lock_order), reader_bits=reader_bits, local_vars=registry.domains,
+                nests=spec.nests, level_var=level_var if c in nest_cpus else None,
             )
             gen = InstanceGen(builder, facts, first, pinned, spec.reset_dead)
             actions.extend(gen.generate())
@@ -259,11 +273,17 @@ def finalize(model: ModelCore) -> None:
             new_vars.append((var, (lo, hi), (n,), spec.base, f"local of {spec.info.name}"))
         for name, var in reader_bits.items():
             new_vars.append((var, bool, (n, *locks[name][1]), spec.base, f"{spec.info.name} holds {name} for reading"))
+        if level_var:
+            new_vars.append((level_var, range(max_depth + 1), (n,), spec.base,
+                             f"nesting depth {spec.info.name} arrived at (0: not running)"))
     if n_cpus > 0 and (irq_cpus or any(irq_depth.values())):
         new_vars.append(("irqs_off", range(max(1, max(irq_depth.values(), default=0)) + 1), (n_cpus,), "",
                          "per CPU: interrupt-disable depth (spin_lock_irqsave / local_irq_disable)"))
     if irq_cpus:
-        new_vars.append(("in_irq", bool, (n_cpus,), "", "per CPU: an interrupt handler is running"))
+        if nest_cpus:
+            new_vars.append(("in_irq", range(max_depth + 1), (n_cpus,), "", "per CPU: interrupt handlers running (nested)"))
+        else:
+            new_vars.append(("in_irq", bool, (n_cpus,), "", "per CPU: an interrupt handler is running"))
     for name, domain, shape, owner, doc in new_vars:
         if name in model.vars:
             raise ModelError(f"the variable '{name}' that level 2 generates clashes with a declared variable; rename it")

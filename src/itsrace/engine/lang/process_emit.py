@@ -130,6 +130,8 @@ class InstanceFacts:
     lock_order: list[str]
     reader_bits: dict[str, str]  # rwlock -> this process's reader-bit variable
     local_vars: dict[str, tuple[int, int]]  # every local of the process -> domain
+    nests: bool = False  # a handler that may preempt another handler on its CPU
+    level_var: str | None = None  # handlers on a CPU where handlers nest: the depth it arrived at
     state_refs: list[tuple[str, str]] = field(default_factory=list)  # (var, where) to validate
 
 
@@ -557,7 +559,11 @@ class InstanceGen:
         cond = _all(self.holds_none(sorted(self.builder.acquired)))
         if cond is not None:
             out.append(_check(cond, "lock-discipline"))
-        if self.f.irq:
+        if self.f.irq and self.f.level_var:
+            depth = _index(_s("in_irq"), [self.f.cpu or 0])
+            out.append(_assign(depth, ast.BinOp(copy.deepcopy(depth), ast.Sub(), ast.Constant(1))))
+            out.append(_assign(_index(_s(self.f.level_var), [self.f.index]), 0))
+        elif self.f.irq:
             out.append(_assign(_index(_s("in_irq"), [self.f.cpu or 0]), 0))
         for var, (lo, _hi) in self.f.local_vars.items():
             out.append(_assign(_index(_s(var), [self.f.index]), lo))
@@ -572,6 +578,13 @@ class InstanceGen:
             out.append(_require(_cmp(_index(_s("in_irq"), [self.f.cpu or 0]), ast.Eq(), 0)))
         return out
 
+    def nested_guard(self) -> list[ast.stmt]:
+        """A running handler on a CPU where handlers nest steps only while it is the innermost."""
+        if not (self.f.irq and self.f.level_var):
+            return []
+        return [_require(_cmp(_index(_s("in_irq"), [self.f.cpu or 0]), ast.Eq(),
+                              _index(_s(self.f.level_var), [self.f.index])))]
+
     def generate(self) -> list[ActionDef]:
         fi = self.builder.proc
         first = self.first
@@ -580,9 +593,16 @@ class InstanceGen:
         entry: list[ast.stmt] = []
         if self.f.irq:
             cpu = self.f.cpu or 0
-            body += [_require(_cmp(_index(_s("in_irq"), [cpu]), ast.Eq(), 0)),
-                     _require(_cmp(_index(_s("irqs_off"), [cpu]), ast.Eq(), 0))]
-            entry.append(_assign(_index(_s("in_irq"), [cpu]), 1))
+            if not self.f.nests:
+                body.append(_require(_cmp(_index(_s("in_irq"), [cpu]), ast.Eq(), 0)))
+            body.append(_require(_cmp(_index(_s("irqs_off"), [cpu]), ast.Eq(), 0)))
+            if self.f.level_var:  # arrive one level deeper than whatever runs on the CPU
+                depth = _index(_s("in_irq"), [cpu])
+                entry.append(_assign(_index(_s(self.f.level_var), [self.f.index]),
+                                     ast.BinOp(copy.deepcopy(depth), ast.Add(), ast.Constant(1))))
+                entry.append(_assign(copy.deepcopy(depth), ast.BinOp(copy.deepcopy(depth), ast.Add(), ast.Constant(1))))
+            else:
+                entry.append(_assign(_index(_s("in_irq"), [cpu]), 1))
         for pname, var, values in self.builder.params:
             ph = w.new_param(pname, values)
             entry.append(_assign(_index(_s(var), [self.f.index]), ast.Name(ph, ast.Load())))
@@ -610,7 +630,7 @@ class InstanceGen:
             k = self.heads[id(node)][0]
             w = StepWriter(self)
             w.head_live = self.live.get(id(node), frozenset())
-            body = self.guards()
+            body = self.guards() + self.nested_guard()
             body[0] = _require(_cmp(self.pc(), ast.Eq(), k))
             body += w.emit(node, frozenset({id(node)}), frozenset())
             self.add_step(k, self.auto_label(node), body, w, node.src, node.scope.fi.filename)

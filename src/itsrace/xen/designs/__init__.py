@@ -7,12 +7,14 @@ KVM's refcounting as a stand-in, two reviewers' patches, and the fixes of docs/f
 
 from itsrace.hyp.design import Design
 from itsrace.xen.designs import (
+    clear_invalid_lpi,
     discard_lpi_vcpu_lock,
     discard_unmapped_collection,
     inject_read_locked,
     kvm_refcount,
     mapti_irqsave,
     mapti_refuse_in_lr,
+    masked_lpi_handlers,
     null_check,
     unmapped_nlp,
     unmapped_tag,
@@ -26,7 +28,9 @@ SHIPPED: tuple[Design, ...] = (
     # reviewers' patches (docs/designs.md)
     discard_lpi_vcpu_lock.DESIGN, mapti_refuse_in_lr.DESIGN,
     # fixes of the findings (docs/findings.md)
-    inject_read_locked.DESIGN, mapti_irqsave.DESIGN, discard_unmapped_collection.DESIGN,
+    inject_read_locked.DESIGN, mapti_irqsave.DESIGN, discard_unmapped_collection.DESIGN, clear_invalid_lpi.DESIGN,
+    # later Xen releases, as designs on 4.10
+    masked_lpi_handlers.DESIGN,
 )
 
 __all__ = ["SHIPPED"]

@@ -39,8 +39,12 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         if vc >= NC:
             return 1
     spin_lock_irqsave(s.vgic_lock[vc])
+    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
+        s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
         await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
+        s.tree_wq = 0
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         s.tree[vl - 1] = 0
     if p == 0:

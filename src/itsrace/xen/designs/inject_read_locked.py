@@ -11,7 +11,7 @@ re-initialised or freed, so it waits for the reader.
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, await_, check
+from itsrace.engine.lang.process import atomic, await_, check, read_lock, read_unlock
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import NC, NPC, NPTR, NV
 from itsrace.xen.pending_irq import SLOT, tree_ptr
@@ -28,13 +28,15 @@ DESIGN = Design(
 def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
     """vgic_vcpu_inject_lpi with the first lookup and the read of lpi_vcpu_id in one read-side
     critical section of pend_lpi_tree_lock."""
-    with atomic():  # read_lock(tree); p = radix_tree_lookup; vcpu_id = p->lpi_vcpu_id; read_unlock(tree)
-        await_(s.tree_lock_w == 0)
+    with atomic():  # read_lock(tree) (waits behind a queued writer); p = radix_tree_lookup; vcpu_id = p->lpi_vcpu_id
+        await_(s.tree_wq == 0)
+        read_lock(s.tree_lock)
         r: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         vid: range(NC + 1) = NC
         if r != 0:
             check(s.p_alive[SLOT(r)] == 1, "use-after-free")
             vid = s.p_vcpu[SLOT(r)]
+    read_unlock(s.tree_lock)
     if vid >= NC:  # unmapped, or INVALID_VCPU_ID
         return
     vgic_vcpu_inject_irq(self, s, cpu, vid, V)

@@ -287,7 +287,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
     """The LR fold on exit (KVM's vgic_fold_lr_state + vgic_prune_ap_list): no PRISTINE; an
     EOIed LPI leaves the ap_list unless it fired again, and that drop may be the last put."""
     with atomic():  # read_lr(i); p = irq_to_pending(v, lr.virq)
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
         st: range(4) = s.lr_state[v][i]
         virq: range(NV + 1) = s.lr_virq[v][i]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from itsrace.engine.lang.process import (
     atomic,
+    await_,
     check,
     local_irq_disable,
     local_irq_enable,
@@ -78,7 +79,12 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_vcpu[SLOT(pi)] = vc
         s.p_pristine[SLOT(pi)] = 1
     local_irq_disable()  # write_lock_irqsave: no LPI handler can spin on the lock we hold
-    write_lock(s.tree_lock)
+    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
+        s.tree_wq = 1  # from now on new readers wait behind this writer
+    with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
+        write_lock(s.tree_lock)
+        s.tree_wq = 0
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from itsrace.engine.lang.process import (
     atomic,
+    await_,
     check,
     spin_lock,
     spin_unlock,
@@ -80,7 +81,12 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
         s.p_vcpu[SLOT(pi)] = vc
         s.p_pristine[SLOT(pi)] = 1
-    write_lock(s.tree_lock)
+    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
+        s.tree_wq = 1  # from now on new readers wait behind this writer
+    with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
+        write_lock(s.tree_lock)
+        s.tree_wq = 0
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:

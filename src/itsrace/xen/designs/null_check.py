@@ -52,7 +52,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
     looks up to gets the LR's state (Stefano: "wouldn't irq_to_pending potentially return the
     new pending_irq instead of NULL in gic_update_one_lr?")."""
     with atomic():  # read_lr(i); p = irq_to_pending(v, lr.virq)
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
         st: range(4) = s.lr_state[v][i]
         virq: range(NV + 1) = s.lr_virq[v][i]
@@ -148,7 +148,12 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
         s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
         s.p_vcpu[SLOT(pi)] = vc
-    write_lock(s.tree_lock)
+    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
+        s.tree_wq = 1  # from now on new readers wait behind this writer
+    with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
+        write_lock(s.tree_lock)
+        s.tree_wq = 0
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:

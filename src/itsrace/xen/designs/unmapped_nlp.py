@@ -40,7 +40,13 @@ from itsrace.xen.its_cmds import (
     unreferenced,
 )
 from itsrace.xen.lr import gic_raise_guest_irq
-from itsrace.xen.pending_irq import GEN, PTR, SLOT, gic_remove_irq_from_queues, tree_ptr
+from itsrace.xen.pending_irq import (
+    GEN,
+    PTR,
+    SLOT,
+    gic_remove_irq_from_queues,
+    tree_ptr,
+)
 
 DESIGN = Design(
     "unmapped-nlp", base="unmapped-tag",
@@ -60,7 +66,7 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         return 1
     spin_lock_irqsave(s.vgic_lock[vc])
     with atomic():  # look vlpi up (not delete); tag it UNMAPPED first
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         pt: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         if pt != 0:
             check(s.p_alive[SLOT(pt)] == 1, "use-after-free")
@@ -71,8 +77,12 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         spin_unlock_irqrestore(s.vgic_lock[vc])
         return 1
     if not in_lr:
+        with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+            await_(s.tree_lock_w == 0 and s.tree_wq == 0)
+            s.tree_wq = 1  # from now on new readers wait behind this writer
         with atomic():  # in no LR: retire now (radix_tree_delete)
             await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
+            s.tree_wq = 0
             s.tree[vl - 1] = 0
         gic_remove_irq_from_queues(self, s, vc, pt)
         vgic_init_pending_irq_invalid(self, s, pt)
@@ -86,10 +96,10 @@ def vgic_init_pending_irq_invalid(self, s, r: range(NPTR)):
     """vgic_init_pending_irq(p, INVALID_LPI) (vgic.c:64) from DISCARD: memset, list heads
     re-initialised, irq = INVALID_LPI, lpi_vcpu_id = INVALID_VCPU_ID. A tombstone, not a new
     identity: injectors are meant to read INVALID_VCPU_ID and drop the LPI."""
-    with atomic():  # memset(p, 0); irq = INVALID_LPI; lpi_vcpu_id = INVALID_VCPU_ID
+    with atomic():  # memset(p, 0, sizeof(*p)): lpi_vcpu_id = 0, list heads NULL (as in the base)
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_infl[SLOT(r)] == 0 and s.p_lrq[SLOT(r)] == 0, "free-while-referenced")
-        s.p_heads[SLOT(r)] = 1
+        s.p_heads[SLOT(r)] = 0
         s.p_queued[SLOT(r)] = 0
         s.p_active[SLOT(r)] = 0
         s.p_visible[SLOT(r)] = 0
@@ -101,6 +111,10 @@ def vgic_init_pending_irq_invalid(self, s, r: range(NPTR)):
         s.p_lr[SLOT(r)] = 0
         s.p_prio[SLOT(r)] = 0
         s.p_lpiprio[SLOT(r)] = 0
+        s.p_vcpu[SLOT(r)] = 0
+    with atomic():  # INIT_LIST_HEAD x2; irq = INVALID_LPI; lpi_vcpu_id = INVALID_VCPU_ID
+        check(s.p_alive[SLOT(r)] == 1, "use-after-free")
+        s.p_heads[SLOT(r)] = 1
         s.p_vcpu[SLOT(r)] = NC
 
 
@@ -206,7 +220,12 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
         s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
         s.p_vcpu[SLOT(pi)] = vc
-    write_lock(s.tree_lock)
+    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
+        s.tree_wq = 1  # from now on new readers wait behind this writer
+    with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
+        write_lock(s.tree_lock)
+        s.tree_wq = 0
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0 or s.tree[V - 1] == SLOT(pi) + 1  # re-mapping the tagged object itself
         if ok:
@@ -229,7 +248,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
     """gic_update_one_lr for option II: an LR whose pending_irq is NO_LONGER_PENDING is retired
     (its_cleanup_lpi); any other is folded back as in Xen."""
     with atomic():  # read_lr(i); p = irq_to_pending(v, lr.virq)
-        await_(s.tree_lock_w == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
         st: range(4) = s.lr_state[v][i]
         virq: range(NV + 1) = s.lr_virq[v][i]
@@ -304,8 +323,12 @@ def its_cleanup_lpi(self, s, v: range(NC), i: range(NL + 1), p: range(NPTR)):
         gone: bool = s.p_unmapped[SLOT(p)]
     if not gone:  # MAPTI re-mapped it meanwhile: only the old LR instance is retired
         return
+    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
+        s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # write_lock(tree); radix_tree_delete; vgic_init_pending_irq(p, INVALID_LPI)
         await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
+        s.tree_wq = 0
         check(s.p_alive[SLOT(p)] == 1, "use-after-free")
         if s.p_irq[SLOT(p)] != 0 and s.tree[s.p_irq[SLOT(p)] - 1] == SLOT(p) + 1:
             s.tree[s.p_irq[SLOT(p)] - 1] = 0
