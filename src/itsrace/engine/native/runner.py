@@ -54,7 +54,6 @@ from itsrace.engine.native.build import (
 )
 from itsrace.engine.native.codegen import CModel, generate
 from itsrace.engine.native.ctrans import Shape, Signatures, Unsupported
-from itsrace.engine.native.partition import choose_mask
 
 ENGINES = ("auto", "c", "python")
 ST_DONE, ST_VIOLATION, ST_STATES, ST_TIME, ST_MEMORY, ST_DEPTH, ST_INTERRUPTED, ST_PAUSED, ST_ERROR = (
@@ -171,22 +170,14 @@ def _reason(status: int, limits: Limits) -> str:
     return ""
 
 
-def _partition(nm: NativeModel, c: Compiled, workers: int) -> int | None:
-    """The partition mask for ``workers`` (chosen once per model and worker count)."""
-    if workers == 1:
-        return None
-    cache: dict[int, int | None] = c.__dict__.setdefault("_native_partition", {})
-    if workers not in cache:
-        cache[workers] = choose_mask(c, nm.lib, workers)
-    return cache[workers]
-
-
 def _params(limits: Limits, workers: int, fingerprints: bool, stop_on_violation: bool, chunk: int) -> Any:
     def neg(v: float | int | None) -> int:
         return -1 if v is None else int(v)
 
-    return (ctypes.c_int64 * 7)(neg(limits.max_states), neg(limits.max_depth), neg(limits.max_memory), workers,
-                                int(fingerprints), int(stop_on_violation), chunk * (4 if fingerprints else 1))
+    small = os.environ.get("ITSRACE_NATIVE_SMALL_TABLES", "") not in ("", "0")
+    return (ctypes.c_int64 * 8)(neg(limits.max_states), neg(limits.max_depth), neg(limits.max_memory), workers,
+                                int(fingerprints), int(stop_on_violation), chunk * (4 if fingerprints else 1),
+                                int(small))
 
 
 def _seconds(limits: Limits) -> float:
@@ -220,8 +211,6 @@ def _run(nm: NativeModel, c: Compiled, *, workers: int, fingerprints: bool, limi
     lib, nw = nm.lib, nm.cmodel.words
     initial = list(dict.fromkeys(c.initial))
     init = _words(initial, nw)
-    mask = _partition(nm, c, workers)
-    lib.itsrace_set_partition(_words([mask or 0], nw), int(mask is not None))
     lib.itsrace_set_pause(ctypes.c_double(pause))
     params = _params(limits, workers, fingerprints, stop_on_violation, chunk)
     seconds = _seconds(limits)
