@@ -39,7 +39,7 @@ typedef uint64_t fpk_t;   /* the state (<= 64 bits) or its hash; the key 0 is ke
 enum { ST_DONE = 0, ST_VIOLATION = 1, ST_STATES = 2, ST_TIME = 3, ST_MEMORY = 4, ST_DEPTH = 5,
        ST_INTERRUPTED = 6, ST_PAUSED = 7, ST_ERROR = -1 };
 
-typedef struct Sub { void *slot; size_t cap, n; } Sub;  /* n: atomic in the threaded search */
+typedef struct Sub { void *slot; size_t cap, n; } Sub;  /* n: unused in the threaded search */
 typedef struct Box { uint64_t *data; size_t n, cap; } Box;  /* NW words, parent gid, action */
 #define BOXW (NW + 2)
 
@@ -59,7 +59,10 @@ typedef struct Worker {
     size_t seg_lo, seg_hi;                            /* this thread's part of the current level */
     size_t expanded, nexp;                            /* states expanded; expand_state calls */
     Box defer;                                        /* inserts waiting for a table to grow */
-} Worker;
+    uint32_t subn[NSUB], subchk[NSUB];                /* this thread's inserts per sub-table; when to
+                                                         add up everyone's (the shared counts) */
+    double waited;                                    /* seconds in barriers (ITSRACE_NATIVE_STATS) */
+} __attribute__((aligned(64))) Worker;
 
 #define TB_BITS 16
 #define TB (UINT64_C(1) << TB_BITS)
@@ -86,8 +89,12 @@ static struct {
     double pause_at;   /* checkpoint due: stop at the next chunk, resumable (itsrace_continue) */
     /* threaded search */
     int thr, tight;
-    size_t cursor, nchunks, csz, cstart[MAXW + 1];
-    int grow_req, grow_phase, has_zero;
+    uint64_t **tblk[MAXW], **tpar[MAXW];   /* each thread's block tables (read-only during the search) */
+    size_t nchunks, csz, cstart[MAXW + 1];
+    size_t cursor __attribute__((aligned(64)));   /* the next chunk of the level: claimed by fetch-add */
+    char pad_cursor[56];
+    int grow_req, grow_phase, has_zero, probe_check, pauses;
+    size_t deferred;
     uint8_t grow_mark[NSUB];
     SBar sbar;
     Ctx *first_cx; size_t first_nexp;   /* stop on the first violation: the state that had it */
@@ -428,49 +435,66 @@ static void sbar_wait(SBar *b) {
 }
 
 static inline uint64_t *t_state(uint64_t gid) {
-    Worker *o = &G.w[gid >> ID_BITS];
     uint64_t id = gid & ((UINT64_C(1) << ID_BITS) - 1);
-    return o->tblk[id >> TB_BITS] + (id & (TB - 1)) * NW;
+    return G.tblk[gid >> ID_BITS][id >> TB_BITS] + (id & (TB - 1)) * NW;
 }
 static inline uint64_t *t_parent(uint64_t gid) {
-    Worker *o = &G.w[gid >> ID_BITS];
     uint64_t id = gid & ((UINT64_C(1) << ID_BITS) - 1);
-    return &o->tpar[id >> TB_BITS][id & (TB - 1)];
+    return &G.tpar[gid >> ID_BITS][id >> TB_BITS][id & (TB - 1)];
 }
 /* exact entries: hash tag (18 bits), thread (6), local id + 1 (40) */
 static inline uint64_t t_entry_gid(uint64_t e) {
     return (((e >> TID_SHIFT) & 63) << ID_BITS) | ((e & ((UINT64_C(1) << ID_BITS) - 1)) - 1);
 }
 
-/* a sub-table this full takes no more inserts until it has grown (the slack covers MAXW threads
-   that each passed this check at once); from 3/4 a pause to grow it is requested */
-static inline int t_full(Sub *sb, size_t n) {
+/* How full sub-table j is: the sum of every thread's count (each written only by its thread;
+   read here rarely: stale by at most the inserts in flight, one per thread). */
+static size_t t_subn(int j) {
+    size_t n = 0;
+    for (int t = 0; t < G.nw; t++) n += __atomic_load_n(&G.w[t].subn[j], __ATOMIC_RELAXED);
+    return n;
+}
+
+/* A sub-table this full takes no more inserts until it has grown: checked when a probe gets
+   long (always, with small tables), so a table can never fill up; the slack (1/8) covers MAXW
+   threads that each passed the check at once. */
+#define PROBE_CHECK 32
+static inline int t_full(Sub *sb, int j) {
+    size_t n = t_subn(j);
     return G.tight ? n * 4 > sb->cap * 3 : n * 8 >= sb->cap * 7;
 }
-static inline void t_count(Sub *sb) {
-    size_t n = __atomic_add_fetch(&sb->n, 1, __ATOMIC_RELAXED);
-    if (n * 4 > sb->cap * 3 && !__atomic_load_n(&G.grow_req, __ATOMIC_RELAXED))
-        __atomic_store_n(&G.grow_req, 1, __ATOMIC_RELAXED);
+
+/* count an insert; once everyone's inserts pass 3/4 of the sub-table, request a pause to grow
+   it. The shared count is added up only when this thread's own count reaches subchk, set so
+   that the table cannot pass 3/4 before some thread's check. */
+static inline void t_count(Worker *w, Sub *sb, int j) {
+    uint32_t mine = ++w->subn[j];
+    if (mine < w->subchk[j]) return;
+    size_t n = t_subn(j), lim = sb->cap * 3 / 4;
+    if (n > lim) { __atomic_store_n(&G.grow_req, 1, __ATOMIC_RELAXED); w->subchk[j] = UINT32_MAX; return; }
+    w->subchk[j] = mine + (uint32_t)((lim - n) / (size_t)G.nw) + 1;
 }
 
 /* 1 new, 0 seen, 2 deferred (table full until the next pause), -1 out of memory */
 static int t_exact_insert(Worker *w, const uint64_t *t, uint64_t parent) {
     uint64_t h = state_hash(t);
-    Sub *sb = &G.w[0].sub[(h >> 32) & (NSUB - 1)];
-    if (t_full(sb, __atomic_load_n(&sb->n, __ATOMIC_RELAXED))) return 2;
+    int j = (int)((h >> 32) & (NSUB - 1));
+    Sub *sb = &G.w[0].sub[j];
     uint64_t *slot = sb->slot, tag = h >> TAG_SHIFT;
     size_t mask = sb->cap - 1, i = h & mask, id = w->alen;
-    int written = 0;
-    for (;;) {
+    int written = 0, dist = 0;
+    for (;; dist++) {
+        if (dist == G.probe_check && t_full(sb, j)) return 2;
         uint64_t e = __atomic_load_n(&slot[i], __ATOMIC_ACQUIRE);
         if (!e) {
             if (!written) {  /* write the state where it will live before publishing its slot */
                 size_t b = id >> TB_BITS;
                 if (b >= TB_MAX) return -1;
                 if (!w->tblk[b]) {
-                    w->tblk[b] = malloc(TB * NW * sizeof(uint64_t));
                     w->tpar[b] = malloc(TB * sizeof(uint64_t));
-                    if (!w->tblk[b] || !w->tpar[b]) return -1;
+                    uint64_t *blk = malloc(TB * NW * sizeof(uint64_t));
+                    if (!blk || !w->tpar[b]) { free(blk); return -1; }
+                    __atomic_store_n(&w->tblk[b], blk, __ATOMIC_RELEASE);
                 }
                 memcpy(w->tblk[b] + (id & (TB - 1)) * NW, t, NW * sizeof *t);
                 w->tpar[b][id & (TB - 1)] = parent;
@@ -480,7 +504,7 @@ static int t_exact_insert(Worker *w, const uint64_t *t, uint64_t parent) {
             if (__atomic_compare_exchange_n(&slot[i], &e, mine, 0, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE)) {
                 w->alen = id + 1;
                 __atomic_store_n(&w->count, w->count + 1, __ATOMIC_RELAXED);
-                t_count(sb);
+                t_count(w, sb, j);
                 return 1;
             }
             /* another thread took the slot first: e is its entry, compare as usual */
@@ -496,11 +520,12 @@ static int t_fp_insert(Worker *w, const uint64_t *t) {
         int zero = 0;
         if (!__atomic_compare_exchange_n(&G.has_zero, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 0;
     } else {
-        Sub *sb = &G.w[0].sub[(h >> 32) & (NSUB - 1)];
-        if (t_full(sb, __atomic_load_n(&sb->n, __ATOMIC_RELAXED))) return 2;
+        int j = (int)((h >> 32) & (NSUB - 1));
+        Sub *sb = &G.w[0].sub[j];
         fpk_t *slot = sb->slot, want = (fpk_t)(FP_NARROW ? key + 1 : key);
         size_t mask = sb->cap - 1, i = h & mask;
-        for (;;) {
+        for (int dist = 0;; dist++) {
+            if (dist == G.probe_check && t_full(sb, j)) return 2;
             fpk_t e = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
             if (!e) {
                 if (__atomic_compare_exchange_n(&slot[i], &e, want, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) break;
@@ -508,7 +533,7 @@ static int t_fp_insert(Worker *w, const uint64_t *t) {
             if (e == want) return 0;
             i = (i + 1) & mask;
         }
-        t_count(sb);
+        t_count(w, sb, j);
     }
     __atomic_store_n(&w->count, w->count + 1, __ATOMIC_RELAXED);
     return level_push(w, t) ? -1 : 1;
@@ -577,13 +602,13 @@ static void t_decide(void) {
     if (G.stop) { G.leave = 1; return; }
     int deferred = 0;
     for (int t = 0; t < G.nw; t++) deferred |= G.w[t].defer.n > 0;
+    for (int t = 0; t < G.nw; t++) G.deferred += G.w[t].defer.n;
     if (G.grow_req || deferred) {
         G.grow_req = 0;
         G.grow_phase = 1;
-        for (int j = 0; j < NSUB; j++) {
-            Sub *sb = &G.w[0].sub[j];
-            G.grow_mark[j] = sb->n * 5 > sb->cap * 3;   /* over 60%: grow now, not at the next pause */
-        }
+        G.pauses++;
+        for (int j = 0; j < NSUB; j++)   /* over 60%: grow now, not at the next pause */
+            G.grow_mark[j] = t_subn(j) * 5 > G.w[0].sub[j].cap * 3;
         return;
     }
     if (__atomic_load_n(&G.cursor, __ATOMIC_RELAXED) < G.nchunks) return;  /* cannot happen: no stop, no grow */
@@ -629,13 +654,16 @@ static void *t_worker_main(void *arg) {
             since += w->expanded - before;
             if (since >= (size_t)G.chunk) { since = 0; check_limits(); }
         }
+        double t0 = now_s();
         sbar_wait(&G.sbar);
         if (w->id == 0) t_decide();
         sbar_wait(&G.sbar);
+        w->waited += now_s() - t0;
         if (G.leave) break;
         if (G.grow_phase) {
             for (int j = w->id; j < NSUB; j += G.nw)
                 if (G.grow_mark[j] && t_grow(&G.w[0].sub[j])) set_stop(ST_ERROR, ERR_MEMORY);
+            memset(w->subchk, 0, sizeof w->subchk);   /* the capacities changed: add up again */
             sbar_wait(&G.sbar);
             t_drain_deferred(w);
         }
@@ -645,12 +673,13 @@ static void *t_worker_main(void *arg) {
 
 static int t_run(const uint64_t *init, int ninit) {
     G.thr = 1;
+    G.probe_check = G.tight ? 0 : PROBE_CHECK;
     G.sbar.n = (uint32_t)G.nw;
     for (int i = 0; i < G.nw; i++) {
         Worker *w = &G.w[i];
         if (!G.fp) {
-            w->tblk = calloc(TB_MAX, sizeof *w->tblk);
-            w->tpar = calloc(TB_MAX, sizeof *w->tpar);
+            G.tblk[i] = w->tblk = calloc(TB_MAX, sizeof *w->tblk);
+            G.tpar[i] = w->tpar = calloc(TB_MAX, sizeof *w->tpar);
             if (!w->tblk || !w->tpar) return ST_ERROR;
         }
     }
@@ -671,6 +700,13 @@ static int t_run(const uint64_t *init, int ninit) {
         }
     t_worker_main(&G.w[0]);
     for (int i = 1; i < G.nw && G.w[i].th; i++) pthread_join(G.w[i].th, NULL);
+    if (getenv("ITSRACE_NATIVE_STATS")) {   /* debugging the threaded search: how the work was shared */
+        fprintf(stderr, "itsrace native: %d threads, %ld levels, %d pauses to grow the table; per thread: "
+                "states expanded, seconds at barriers", G.nw, (long)G.depth + 1, G.pauses);
+        fprintf(stderr, " (%zu inserts deferred to a pause):", G.deferred);
+        for (int i = 0; i < G.nw; i++) fprintf(stderr, " [%d] %zu %.3f", i, G.w[i].expanded, G.w[i].waited);
+        fprintf(stderr, "\n");
+    }
     return G.status;
 }
 
@@ -711,8 +747,8 @@ int itsrace_run(const uint64_t *init, int ninit, const int64_t *params, double m
     G.tight = (int)params[7];
     G.max_seconds = max_seconds;
     pthread_mutex_init(&G.lock, NULL);
-    G.w = calloc((size_t)nw, sizeof *G.w);
-    if (!G.w) return ST_ERROR;
+    if (posix_memalign((void **)&G.w, 64, (size_t)nw * sizeof *G.w)) { G.w = NULL; return ST_ERROR; }
+    memset(G.w, 0, (size_t)nw * sizeof *G.w);
     for (int i = 0; i < nw; i++) {
         G.w[i].id = i;
         G.w[i].cx.w = &G.w[i];
@@ -830,8 +866,8 @@ int itsrace_load(const uint64_t *states, const int64_t *parents, int64_t n, int6
     G.nw = 1; G.fp = 0; G.stop_on_violation = (int)params[5]; G.chunk = params[6];
     G.max_seconds = max_seconds;
     pthread_mutex_init(&G.lock, NULL);
-    G.w = calloc(1, sizeof *G.w);
-    if (!G.w) return ST_ERROR;
+    if (posix_memalign((void **)&G.w, 64, sizeof *G.w)) { G.w = NULL; return ST_ERROR; }
+    memset(G.w, 0, sizeof *G.w);
     Worker *w = &G.w[0];
     w->cx.w = w;
     for (int j = 0; j < NSUB; j++)
