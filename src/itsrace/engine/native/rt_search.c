@@ -12,8 +12,8 @@
  * are claimed with compare-and-swap; each thread appends the states it discovers to its own
  * arena (exact mode: fixed blocks that never move, so other threads can read them while it
  * grows) or next-level buffer (fingerprint mode). The search is level-synchronous: the current
- * level is every thread's part of it, cut into small chunks that threads claim from one atomic
- * cursor, and a level ends at a barrier (spin, then futex). Sub-tables grow at stop-the-world
+ * level is every thread's part of it, cut into small chunks that threads claim with atomic
+ * cursors (their own part first, then the others'), and a level ends at a barrier (spin, then futex). Sub-tables grow at stop-the-world
  * pauses (the same barrier), and an insert into a sub-table too full to wait for the pause is
  * deferred to after it. */
 
@@ -90,9 +90,8 @@ static struct {
     /* threaded search */
     int thr, tight;
     uint64_t **tblk[MAXW], **tpar[MAXW];   /* each thread's block tables (read-only during the search) */
-    size_t nchunks, csz, cstart[MAXW + 1];
-    size_t cursor __attribute__((aligned(64)));   /* the next chunk of the level: claimed by fetch-add */
-    char pad_cursor[56];
+    size_t csz, nck[MAXW];   /* chunk size, and chunks in each thread's part of the level */
+    struct { size_t next; char pad[56]; } __attribute__((aligned(64))) cursor[MAXW];  /* claimed by fetch-add */
     int grow_req, grow_phase, has_zero, probe_check, pauses;
     size_t deferred;
     uint8_t grow_mark[NSUB];
@@ -586,14 +585,22 @@ static void t_setup_level(void) {
     /* chunks small enough to balance the level's end, at most 64 states */
     size_t csz = total / ((size_t)G.nw * 16);
     G.csz = csz < 1 ? 1 : csz > 64 ? 64 : csz;
-    size_t c = 0;
     for (int t = 0; t < G.nw; t++) {
-        G.cstart[t] = c;
-        c += (G.w[t].seg_hi - G.w[t].seg_lo + G.csz - 1) / G.csz;
+        G.nck[t] = (G.w[t].seg_hi - G.w[t].seg_lo + G.csz - 1) / G.csz;
+        __atomic_store_n(&G.cursor[t].next, 0, __ATOMIC_RELAXED);
     }
-    G.cstart[G.nw] = c;
-    G.nchunks = c;
-    __atomic_store_n(&G.cursor, 0, __ATOMIC_RELAXED);
+}
+
+/* the next chunk for thread w: of its own part of the level (the states it found, likely still in
+   its caches) while there are any, then of the others' */
+static int t_claim(Worker *w, int *seg, size_t *c) {
+    for (int k = 0; k < G.nw; k++) {
+        int t = (w->id + k) % G.nw;
+        if (__atomic_load_n(&G.cursor[t].next, __ATOMIC_RELAXED) >= G.nck[t]) continue;
+        size_t x = __atomic_fetch_add(&G.cursor[t].next, 1, __ATOMIC_RELAXED);
+        if (x < G.nck[t]) { *seg = t; *c = x; return 1; }
+    }
+    return 0;
 }
 
 /* the leader, at a barrier: grow, end the level, or leave */
@@ -611,7 +618,6 @@ static void t_decide(void) {
             G.grow_mark[j] = t_subn(j) * 5 > G.w[0].sub[j].cap * 3;
         return;
     }
-    if (__atomic_load_n(&G.cursor, __ATOMIC_RELAXED) < G.nchunks) return;  /* cannot happen: no stop, no grow */
     size_t next = 0;
     for (int t = 0; t < G.nw; t++) next += next_size(&G.w[t]);
     level_end(next);
@@ -619,11 +625,9 @@ static void t_decide(void) {
     if (!G.leave) t_setup_level();
 }
 
-static void t_expand_chunk(Worker *w, size_t c) {
-    int seg = 0;
-    while (c >= G.cstart[seg + 1]) seg++;
+static void t_expand_chunk(Worker *w, int seg, size_t c) {
     Worker *o = &G.w[seg];
-    size_t lo = o->seg_lo + (c - G.cstart[seg]) * G.csz, hi = lo + G.csz;
+    size_t lo = o->seg_lo + c * G.csz, hi = lo + G.csz;
     if (hi > o->seg_hi) hi = o->seg_hi;
     Ctx *cx = &w->cx;
     for (size_t i = lo; i < hi; i++) {
@@ -647,10 +651,11 @@ static void *t_worker_main(void *arg) {
     size_t since = 0;
     for (;;) {
         while (!G.stop && !__atomic_load_n(&G.grow_req, __ATOMIC_RELAXED)) {
-            size_t c = __atomic_fetch_add(&G.cursor, 1, __ATOMIC_RELAXED);
-            if (c >= G.nchunks) break;
+            int seg;
+            size_t c;
+            if (!t_claim(w, &seg, &c)) break;
             size_t before = w->expanded;
-            t_expand_chunk(w, c);
+            t_expand_chunk(w, seg, c);
             since += w->expanded - before;
             if (since >= (size_t)G.chunk) { since = 0; check_limits(); }
         }
