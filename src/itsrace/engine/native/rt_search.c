@@ -40,7 +40,8 @@ enum { ST_DONE = 0, ST_VIOLATION = 1, ST_STATES = 2, ST_TIME = 3, ST_MEMORY = 4,
        ST_INTERRUPTED = 6, ST_PAUSED = 7, ST_ERROR = -1 };
 
 typedef struct Sub { void *slot; size_t cap, n; } Sub;  /* n: unused in the threaded search */
-typedef struct Box { uint64_t *data; size_t n, cap; } Box;  /* NW words, parent gid, action */
+typedef struct Box { uint64_t *data; size_t n, cap; } Box;
+#define PF 16   /* successors buffered (their table slots prefetched) before they are inserted */  /* NW words, parent gid, action */
 #define BOXW (NW + 2)
 
 typedef struct Worker {
@@ -62,6 +63,9 @@ typedef struct Worker {
     uint32_t subn[NSUB], subchk[NSUB];                /* this thread's inserts per sub-table; when to
                                                          add up everyone's (the shared counts) */
     double waited;                                    /* seconds in barriers (ITSRACE_NATIVE_STATS) */
+    /* successors of the state being expanded, inserted in order after their slots were prefetched */
+    int pf_n, pf_k[PF];
+    uint64_t pf_key[PF], pf_h[PF], pf_state[PF * NW];
 } __attribute__((aligned(64))) Worker;
 
 #define TB_BITS 16
@@ -280,15 +284,47 @@ static int box_push(Box *b, const uint64_t *t, uint64_t parent, int k) {
 }
 
 /* ---- events (called by the model code) ----------------------------------------------------- */
-static int t_insert(Worker *w, const uint64_t *t, uint64_t parent);
+static int t_exact_insert(Worker *w, const uint64_t *t, uint64_t h, uint64_t parent);
+static int t_fp_insert(Worker *w, const uint64_t *t, uint64_t key, uint64_t h);
+
+/* insert the buffered successors, in the order they were found (so one worker meets states in
+   the Python backend's order); called after each expand_state, and when the buffer is full */
+static int flush(Worker *w) {
+    Ctx *cx = &w->cx;
+    int n = w->pf_n;
+    w->pf_n = 0;
+    for (int i = 0; i < n; i++) {
+        const uint64_t *t = w->pf_state + (size_t)i * NW;
+        uint64_t key = w->pf_key[i], h = w->pf_h[i];
+        int k = w->pf_k[i], r;
+        if (G.thr) r = G.fp ? t_fp_insert(w, t, key, h) : t_exact_insert(w, t, h, cx->cur_gid);
+        else r = G.fp ? fp_insert(w, key, h, t) : exact_insert(w, t, h, cx->cur_gid);
+        if (r == 2) r = box_push(&w->defer, t, cx->cur_gid, k) ? -1 : 0;  /* its sub-table is about to grow */
+        if (r < 0) { cx->err = ERR_MEMORY; return -1; }
+        cx->gained[k] += r;
+    }
+    return 0;
+}
 
 static int visit(Ctx *cx, int k, const uint64_t *t) {
     Worker *w = cx->w;
-    int r = G.thr ? t_insert(w, t, cx->cur_gid) : insert(w, t, cx->cur_gid);
-    if (r == 2) r = box_push(&w->defer, t, cx->cur_gid, k) ? -1 : 0;  /* its sub-table is about to grow */
-    if (r < 0) { cx->err = ERR_MEMORY; return -1; }
-    cx->gained[k] += r;
+    if (w->pf_n == PF && flush(w)) return -1;
+    int i = w->pf_n++;
+    memcpy(w->pf_state + (size_t)i * NW, t, NW * sizeof *t);
+    uint64_t key = G.fp ? fp_key(t) : 0, h = G.fp ? mix64(key ^ FP_SEED) : state_hash(t);
+    w->pf_key[i] = key; w->pf_h[i] = h; w->pf_k[i] = k;
+    Sub *sb = &G.w[0].sub[(h >> 32) & (NSUB - 1)];   /* the serial search's table, or the shared one */
+    size_t at = h & (sb->cap - 1);
+    __builtin_prefetch(G.fp ? (void *)((fpk_t *)sb->slot + at) : (void *)((uint64_t *)sb->slot + at));
     return 0;
+}
+
+/* expand one state: its successors are inserted (flushed) even when it stops the search, as
+   the Python backend inserts those it met before the stop */
+static int expand_flush(const uint64_t *s, Ctx *cx) {
+    int r = expand_state(s, cx);
+    if (flush(cx->w) && !r) r = -1;
+    return r;
 }
 
 static int ev_record(Ctx *cx, int prop, int kind, const uint64_t *s, int k) {
@@ -356,7 +392,7 @@ static void expand_level(Worker *w) {
             uint64_t s[NW];  /* a copy: the arena may move while this state is expanded */
             memcpy(s, (G.fp ? w->cur : w->arena) + i * NW, sizeof s);
             cx->cur_gid = G.fp ? GID_NONE : GID(w->id, i);
-            int r = expand_state(s, cx);
+            int r = expand_flush(s, cx);
             if (r) {
                 if (r < 0 || cx->err) set_stop(ST_ERROR, cx->err ? cx->err : ERR_MEMORY);
                 else set_stop(ST_VIOLATION, 0);
@@ -475,8 +511,7 @@ static inline void t_count(Worker *w, Sub *sb, int j) {
 }
 
 /* 1 new, 0 seen, 2 deferred (table full until the next pause), -1 out of memory */
-static int t_exact_insert(Worker *w, const uint64_t *t, uint64_t parent) {
-    uint64_t h = state_hash(t);
+static int t_exact_insert(Worker *w, const uint64_t *t, uint64_t h, uint64_t parent) {
     int j = (int)((h >> 32) & (NSUB - 1));
     Sub *sb = &G.w[0].sub[j];
     uint64_t *slot = sb->slot, tag = h >> TAG_SHIFT;
@@ -513,8 +548,7 @@ static int t_exact_insert(Worker *w, const uint64_t *t, uint64_t parent) {
     }
 }
 
-static int t_fp_insert(Worker *w, const uint64_t *t) {
-    uint64_t key = fp_key(t), h = mix64(key ^ FP_SEED);
+static int t_fp_insert(Worker *w, const uint64_t *t, uint64_t key, uint64_t h) {
     if (!FP_NARROW && key == 0) {
         int zero = 0;
         if (!__atomic_compare_exchange_n(&G.has_zero, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 0;
@@ -539,7 +573,11 @@ static int t_fp_insert(Worker *w, const uint64_t *t) {
 }
 
 static int t_insert(Worker *w, const uint64_t *t, uint64_t parent) {
-    return G.fp ? t_fp_insert(w, t) : t_exact_insert(w, t, parent);
+    if (G.fp) {
+        uint64_t key = fp_key(t);
+        return t_fp_insert(w, t, key, mix64(key ^ FP_SEED));
+    }
+    return t_exact_insert(w, t, state_hash(t), parent);
 }
 
 static int t_grow(Sub *sb) {   /* at a pause: no thread inserts */
@@ -636,7 +674,7 @@ static void t_expand_chunk(Worker *w, int seg, size_t c) {
         memcpy(s, G.fp ? o->cur + i * NW : t_state(gid), sizeof s);
         cx->cur_gid = G.fp ? GID_NONE : gid;
         w->nexp++;
-        int r = expand_state(s, cx);
+        int r = expand_flush(s, cx);
         if (r) {
             if (r < 0 || cx->err) set_stop(ST_ERROR, cx->err ? cx->err : ERR_MEMORY);
             else set_stop(ST_VIOLATION, 0);
