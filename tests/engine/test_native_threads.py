@@ -14,7 +14,16 @@ from hypothesis import HealthCheck, given, note, settings
 from test_native import summary
 from test_reductions_soundness import SHIPPED, describe, random_models
 
-from itsrace.engine import Limits, Model, ModelError, Result, check_model, compile_model, replay, require
+from itsrace.engine import (
+    Limits,
+    Model,
+    ModelError,
+    Result,
+    check_model,
+    compile_model,
+    replay,
+    require,
+)
 from itsrace.engine.native.build import find_compiler
 from itsrace.engine.native.runner import check_native
 from itsrace.models import lpi_toy

@@ -63,6 +63,7 @@ typedef struct Worker {
     uint32_t subn[NSUB], subchk[NSUB];                /* this thread's inserts per sub-table; when to
                                                          add up everyone's (the shared counts) */
     double waited;                                    /* seconds in barriers (ITSRACE_NATIVE_STATS) */
+    double cpu_mark, phase_cpu;                       /* thread CPU seconds: at the last barrier, since */
     /* successors of the state being expanded, inserted in order after their slots were prefetched */
     int pf_n, pf_k[PF];
     uint64_t pf_key[PF], pf_h[PF], pf_state[PF * NW];
@@ -98,6 +99,8 @@ static struct {
     struct { size_t next; char pad[56]; } __attribute__((aligned(64))) cursor[MAXW];  /* claimed by fetch-add */
     int grow_req, grow_phase, has_zero, probe_check, pauses;
     size_t deferred;
+    double span;   /* sum over phases (between barriers) of the busiest thread's CPU seconds */
+    double threads_cpu;   /* CPU seconds of all threads of the threaded search, barriers included */
     uint8_t grow_mark[NSUB];
     SBar sbar;
     Ctx *first_cx; size_t first_nexp;   /* stop on the first violation: the state that had it */
@@ -684,9 +687,16 @@ static void t_expand_chunk(Worker *w, int seg, size_t c) {
     }
 }
 
+static double thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static void *t_worker_main(void *arg) {
     Worker *w = arg;
     size_t since = 0;
+    double start = w->cpu_mark = thread_cpu();
     for (;;) {
         while (!G.stop && !__atomic_load_n(&G.grow_req, __ATOMIC_RELAXED)) {
             int seg;
@@ -697,11 +707,18 @@ static void *t_worker_main(void *arg) {
             since += w->expanded - before;
             if (since >= (size_t)G.chunk) { since = 0; check_limits(); }
         }
-        double t0 = now_s();
+        double t0 = now_s(), c0 = thread_cpu();
+        w->phase_cpu = c0 - w->cpu_mark;
         sbar_wait(&G.sbar);
-        if (w->id == 0) t_decide();
+        if (w->id == 0) {
+            double most = 0, d0 = thread_cpu();
+            for (int t = 0; t < G.nw; t++) most = G.w[t].phase_cpu > most ? G.w[t].phase_cpu : most;
+            t_decide();
+            G.span += most + (thread_cpu() - d0);   /* the leader's decision is serial work */
+        }
         sbar_wait(&G.sbar);
         w->waited += now_s() - t0;
+        w->cpu_mark = thread_cpu();
         if (G.leave) break;
         if (G.grow_phase) {
             for (int j = w->id; j < NSUB; j += G.nw)
@@ -711,6 +728,9 @@ static void *t_worker_main(void *arg) {
             t_drain_deferred(w);
         }
     }
+    pthread_mutex_lock(&G.lock);
+    G.threads_cpu += thread_cpu() - start;
+    pthread_mutex_unlock(&G.lock);
     return NULL;
 }
 
@@ -746,7 +766,7 @@ static int t_run(const uint64_t *init, int ninit) {
     if (getenv("ITSRACE_NATIVE_STATS")) {   /* debugging the threaded search: how the work was shared */
         fprintf(stderr, "itsrace native: %d threads, %ld levels, %d pauses to grow the table; per thread: "
                 "states expanded, seconds at barriers", G.nw, (long)G.depth + 1, G.pauses);
-        fprintf(stderr, " (%zu inserts deferred to a pause):", G.deferred);
+        fprintf(stderr, " (%zu inserts deferred to a pause; span %.3f CPU s):", G.deferred, G.span);
         for (int i = 0; i < G.nw; i++) fprintf(stderr, " [%d] %zu %.3f", i, G.w[i].expanded, G.w[i].waited);
         fprintf(stderr, "\n");
     }
@@ -774,6 +794,10 @@ int itsrace_words(void) { return NW; }
 int itsrace_nact(void) { return NACT; }
 void itsrace_set_helper(helper_cb cb) { g_helper = cb; }
 void itsrace_request_stop(void) { G.stop_request = 1; }
+/* the last threaded search's span (the sum over its phases, the work between two barriers, of
+   the CPU seconds of the thread that worked longest: with a CPU per thread, about its wall
+   time) and the CPU seconds of all its threads (ITSRACE_NATIVE_STATS, scripts/bench_workers.py) */
+void itsrace_span(double *out) { out[0] = G.span; out[1] = G.threads_cpu; }
 void itsrace_free(void) { free_all(); }
 
 /* params: max_states, max_depth, max_memory, workers, fingerprints, stop_on_violation, chunk,
