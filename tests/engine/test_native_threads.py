@@ -160,3 +160,11 @@ def test_lpi_toy_3x4(workers: int) -> None:
     assert one.stats.distinct_states == 4_768_904 and one.stats.transitions == 68_731_560
     for fp in (False, True):
         assert summary(check_native(m, workers=workers, fingerprints=fp, stop_on_violation=False)) == summary(one)
+
+
+@pytest.mark.slow
+def test_guest_scenario() -> None:
+    """The 2-million-state `guest` scenario (Python helpers, wide states): one worker's results."""
+    from itsrace.catalog import build_from_names
+
+    assert_threads_agree(build_from_names("xen-4.10", "guest"), 2, reference="c")
