@@ -303,7 +303,7 @@ def check_native(
     stats.never_fired = [inst.name for inst in c.actions if fired[inst.index] == 0]
     if fingerprints:
         stats.collision_probability = fingerprint_collision_probability(c.layout.bits, stats.distinct_states)
-        paths = _paths_by_exact_search(c, found)
+        paths, found = _paths_by_exact_search(c, found)
     assert paths is not None
     violations = [_to_violation(c, prop, found, paths[prop]) for prop in found]
     verdict = FAIL if violations else (INCONCLUSIVE if reason else PASS)
@@ -337,11 +337,16 @@ def _path(lib: Any, i: int, nw: int) -> list[int]:
     return [_int(buf, j * nw, nw) for j in range(n)]
 
 
-def _paths_by_exact_search(c: Compiled, found: dict[str, tuple[str, int, int | None, int]]) -> dict[str, list[int]]:
-    """Fingerprint mode keeps no parents: an exact C search to the deepest violation's level
-    (in the same order, so it meets the same states) gives the paths."""
+Found = dict[str, tuple[str, int, int | None, int]]
+
+
+def _paths_by_exact_search(c: Compiled, found: Found) -> tuple[dict[str, list[int]], Found]:
+    """Fingerprint mode keeps no parents: an exact one-worker C search to the deepest
+    violation's level gives the paths, and the violations (state, action) they end in. One
+    worker meets the same states in the same order; threads may have met another state of the
+    same level violating the same property, so the re-search's are the ones reported."""
     if not found:
-        return {}
+        return {}, found
     depth = max(d for _, _, _, d in found.values())
     nm = native_model(c)
     lib, nw = nm.lib, nm.cmodel.words
@@ -360,7 +365,7 @@ def _paths_by_exact_search(c: Compiled, found: dict[str, tuple[str, int, int | N
     missing = [p for p in found if p not in paths]
     if missing:
         raise NativeFallback(f"the exact re-search did not meet {missing[0]}")
-    return paths
+    return paths, {p: again[p] for p in found}
 
 
 def _to_violation(c: Compiled, prop: str, found: dict[str, tuple[str, int, int | None, int]],
