@@ -671,7 +671,7 @@ static void t_expand_chunk(Worker *w, int seg, size_t c) {
     size_t lo = o->seg_lo + c * G.csz, hi = lo + G.csz;
     if (hi > o->seg_hi) hi = o->seg_hi;
     Ctx *cx = &w->cx;
-    for (size_t i = lo; i < hi; i++) {
+    for (size_t i = lo; i < hi && !G.stop; i++) {
         uint64_t s[NW];
         uint64_t gid = GID(seg, i);
         memcpy(s, G.fp ? o->cur + i * NW : t_state(gid), sizeof s);
