@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Run the benchmark set: one JSON file per run in bench-results/, plus bench-results/table.md.
-# Benchmarks are measurements, not tests. Usage: scripts/bench.sh [OUTDIR] [native|python|all]
+# Benchmarks are measurements, not tests. Usage: scripts/bench.sh [OUTDIR] [native|workers|python|all]
+#   workers: only the worker speedup (1 vs 2 workers of the C backend, lpi-toy 3x4 and guest, 3
+#   repeats each, wall and CPU seconds) into OUTDIR/workers.json; run it on a quiet machine.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 OUT="${1:-bench-results}"
 VENV="${ITSRACE_VENV:-.venv}"
 [ -x "$VENV/bin/itsrace" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install --quiet -e ".[ray]"; }
-WHAT="${2:-all}"   # native | python | all
+WHAT="${2:-all}"   # native | workers | python | all
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 IT="$VENV/bin/itsrace"
@@ -44,7 +46,11 @@ native() {
   fi
   "$PY" scripts/bench_native_table.py "$OUT"
 }
-[ "$WHAT" = python ] || native
+workers() {  # issue 11: 2 workers against 1, best of 3 alternating runs each (scripts/bench_workers.py)
+  "$PY" scripts/bench_workers.py "$OUT/workers.json" --repeats "${ITSRACE_BENCH_REPEATS:-3}" | tail -n 2
+}
+if [ "$WHAT" = workers ]; then workers; exit 0; fi
+[ "$WHAT" = python ] || { native; workers; }
 [ "$WHAT" = native ] && exit 0
 
 # -- the Python backend (figures from before issue 11) ------------------------------------------

@@ -1,12 +1,25 @@
 /* ---- itsrace native runtime, part 2: visited sets, breadth-first driver, workers ----------
  *
- * States are NW 64-bit words. Each worker owns the states whose hash selects it (one worker:
- * all of them) and keeps them in NSUB open-addressing sub-tables, so growing a table never
+ * States are NW 64-bit words, kept in NSUB open-addressing sub-tables, so growing a table never
  * needs twice the memory of the whole set. Exact mode keeps every state in an arena in
- * discovery order (which is breadth-first order, so the arena is also the queue) with its
- * parent's id; fingerprint mode keeps only keys (the state itself when it fits in 64 bits, else
- * a 64-bit hash) and the current and next BFS levels. Successors owned by another worker go to
- * an outbox and are inserted by their owner between levels (levels are barriers). */
+ * discovery order with its parent's id; fingerprint mode keeps only keys (the state itself when
+ * it fits in 64 bits, else a 64-bit hash) and the current and next BFS levels.
+ *
+ * One worker (the serial search): the arena is in breadth-first order, so it is also the queue;
+ * this is the deterministic search that checkpoints and resumes.
+ *
+ * N workers (the threaded search, "T" below): N threads share one visited table whose slots
+ * are claimed with compare-and-swap; each thread appends the states it discovers to its own
+ * arena (exact mode: fixed blocks that never move, so other threads can read them while it
+ * grows) or next-level buffer (fingerprint mode). The search is level-synchronous: the current
+ * level is every thread's part of it, cut into small chunks that threads claim with atomic
+ * cursors (their own part first, then the others'), and a level ends at a barrier (spin, then futex). Sub-tables grow at stop-the-world
+ * pauses (the same barrier), and an insert into a sub-table too full to wait for the pause is
+ * deferred to after it. */
+
+#include <limits.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
 
 #define NSUB 256
 #define MAXW 64
@@ -26,8 +39,9 @@ typedef uint64_t fpk_t;   /* the state (<= 64 bits) or its hash; the key 0 is ke
 enum { ST_DONE = 0, ST_VIOLATION = 1, ST_STATES = 2, ST_TIME = 3, ST_MEMORY = 4, ST_DEPTH = 5,
        ST_INTERRUPTED = 6, ST_PAUSED = 7, ST_ERROR = -1 };
 
-typedef struct Sub { void *slot; size_t cap, n; } Sub;
-typedef struct Box { uint64_t *data; size_t n, cap; } Box;  /* NW words, parent gid, action */
+typedef struct Sub { void *slot; size_t cap, n; } Sub;  /* n: unused in the threaded search */
+typedef struct Box { uint64_t *data; size_t n, cap; } Box;
+#define PF 16   /* successors buffered (their table slots prefetched) before they are inserted */  /* NW words, parent gid, action */
 #define BOXW (NW + 2)
 
 typedef struct Worker {
@@ -40,9 +54,29 @@ typedef struct Worker {
     size_t lvl_hi, pos;
     uint64_t *cur; size_t ncur;                      /* fingerprint mode */
     uint64_t *nxt; size_t nnxt, cnxt;
-    Box out[MAXW];
     pthread_t th;
-} Worker;
+    /* threaded search */
+    uint64_t **tblk, **tpar;                          /* exact: blocks of TB states and parents */
+    size_t seg_lo, seg_hi;                            /* this thread's part of the current level */
+    size_t expanded, nexp;                            /* states expanded; expand_state calls */
+    Box defer;                                        /* inserts waiting for a table to grow */
+    uint32_t subn[NSUB], subchk[NSUB];                /* this thread's inserts per sub-table; when to
+                                                         add up everyone's (the shared counts) */
+    double waited;                                    /* seconds in barriers (ITSRACE_NATIVE_STATS) */
+    double cpu_mark, phase_cpu;                       /* thread CPU seconds: at the last barrier, since */
+    /* successors of the state being expanded, inserted in order after their slots were prefetched */
+    int pf_n, pf_k[PF];
+    uint64_t pf_key[PF], pf_h[PF], pf_state[PF * NW];
+} __attribute__((aligned(64))) Worker;
+
+#define TB_BITS 16
+#define TB (UINT64_C(1) << TB_BITS)
+#define TB_MAX (1u << 18)   /* blocks per thread: 2^34 states */
+#define TID_SHIFT ID_BITS
+#define TAG_SHIFT (ID_BITS + 6)
+
+/* a barrier for the threaded search: spin briefly (a level can take microseconds), then sleep */
+typedef struct SBar { uint32_t count, gen, sleepers, n; } SBar;
 
 static struct {
     int nw, fp, stop_on_violation;
@@ -51,7 +85,6 @@ static struct {
     volatile int stop_request, stop, status, err;
     int64_t depth;
     pthread_mutex_t lock;
-    pthread_barrier_t bar;
     int nfound, order[NTARGETS + 1], found[NTARGETS + 1], fkind[NTARGETS + 1], fk[NTARGETS + 1];
     int64_t fdepth[NTARGETS + 1];
     uint64_t fstate[NTARGETS + 1][NW], fgid[NTARGETS + 1];
@@ -59,6 +92,18 @@ static struct {
     int done;
     volatile int leave;
     double pause_at;   /* checkpoint due: stop at the next chunk, resumable (itsrace_continue) */
+    /* threaded search */
+    int thr, tight;
+    uint64_t **tblk[MAXW], **tpar[MAXW];   /* each thread's block tables (read-only during the search) */
+    size_t csz, nck[MAXW];   /* chunk size, and chunks in each thread's part of the level */
+    struct { size_t next; char pad[56]; } __attribute__((aligned(64))) cursor[MAXW];  /* claimed by fetch-add */
+    int grow_req, grow_phase, has_zero, probe_check, pauses;
+    size_t deferred;
+    double span;   /* sum over phases (between barriers) of the busiest thread's CPU seconds */
+    double threads_cpu;   /* CPU seconds of all threads of the threaded search, barriers included */
+    uint8_t grow_mark[NSUB];
+    SBar sbar;
+    Ctx *first_cx; size_t first_nexp;   /* stop on the first violation: the state that had it */
 } G;
 
 static double g_pause;  /* seconds between checkpoint pauses (<= 0: none); survives itsrace_run's reset */
@@ -98,20 +143,6 @@ static inline uint64_t fp_key(const uint64_t *t) {
     for (int i = 0; i < NW; i++) h = mix64(h ^ t[i]) * UINT64_C(0x9e3779b97f4a7c15);
     return mix64(h);
 #endif
-}
-
-static inline int owner_of(uint64_t h) { return G.nw == 1 ? 0 : (int)(((h >> 24) & 0xff) % (uint64_t)G.nw); }
-/* the partition: only the bits in g_pmask decide the owner (partition.py picks slots that
-   transitions rarely change, so most successors stay with their parent's worker) */
-static uint64_t g_pmask[NW];
-static int g_use_pmask;
-
-static inline int owner_of_state(const uint64_t *t) {
-    if (G.nw == 1) return 0;
-    if (!g_use_pmask) return owner_of(G.fp ? mix64(fp_key(t) ^ FP_SEED) : state_hash(t));
-    uint64_t h = UINT64_C(0x243f6a8885a308d3);
-    for (int i = 0; i < NW; i++) h = mix64(h ^ (t[i] & g_pmask[i]));
-    return owner_of(h);
 }
 
 static inline Sub *sub_of(Worker *w, uint64_t h) { return &w->sub[(h >> 32) & (NSUB - 1)]; }
@@ -256,30 +287,57 @@ static int box_push(Box *b, const uint64_t *t, uint64_t parent, int k) {
 }
 
 /* ---- events (called by the model code) ----------------------------------------------------- */
-/* sampling (partition choice): successors collected here instead of visited */
-static uint64_t g_succ[64 * NW];
-static int g_nsucc, g_sampling;
+static int t_exact_insert(Worker *w, const uint64_t *t, uint64_t h, uint64_t parent);
+static int t_fp_insert(Worker *w, const uint64_t *t, uint64_t key, uint64_t h);
 
-static int visit(Ctx *cx, int k, const uint64_t *t) {
-    Worker *w = cx->w;
-    if (g_sampling) {
-        if (g_nsucc < 64) memcpy(g_succ + (size_t)g_nsucc++ * NW, t, NW * sizeof *t);
-        return 0;
+/* insert the buffered successors, in the order they were found (so one worker meets states in
+   the Python backend's order); called after each expand_state, and when the buffer is full */
+static int flush(Worker *w) {
+    Ctx *cx = &w->cx;
+    int n = w->pf_n;
+    w->pf_n = 0;
+    for (int i = 0; i < n; i++) {
+        const uint64_t *t = w->pf_state + (size_t)i * NW;
+        uint64_t key = w->pf_key[i], h = w->pf_h[i];
+        int k = w->pf_k[i], r;
+        if (G.thr) r = G.fp ? t_fp_insert(w, t, key, h) : t_exact_insert(w, t, h, cx->cur_gid);
+        else r = G.fp ? fp_insert(w, key, h, t) : exact_insert(w, t, h, cx->cur_gid);
+        if (r == 2) r = box_push(&w->defer, t, cx->cur_gid, k) ? -1 : 0;  /* its sub-table is about to grow */
+        if (r < 0) { cx->err = ERR_MEMORY; return -1; }
+        cx->gained[k] += r;
     }
-    int r;
-    if (G.nw > 1) {
-        int o = owner_of_state(t);
-        if (o != w->id) return box_push(&w->out[o], t, cx->cur_gid, k) ? (cx->err = ERR_MEMORY, -1) : 0;
-    }
-    r = insert(w, t, cx->cur_gid);
-    if (r < 0) { cx->err = ERR_MEMORY; return -1; }
-    cx->gained[k] += r;
     return 0;
 }
 
+static int visit(Ctx *cx, int k, const uint64_t *t) {
+    Worker *w = cx->w;
+    if (w->pf_n == PF && flush(w)) return -1;
+    int i = w->pf_n++;
+    memcpy(w->pf_state + (size_t)i * NW, t, NW * sizeof *t);
+    uint64_t key = G.fp ? fp_key(t) : 0, h = G.fp ? mix64(key ^ FP_SEED) : state_hash(t);
+    w->pf_key[i] = key; w->pf_h[i] = h; w->pf_k[i] = k;
+    Sub *sb = &G.w[0].sub[(h >> 32) & (NSUB - 1)];   /* the serial search's table, or the shared one */
+    size_t at = h & (sb->cap - 1);
+    __builtin_prefetch(G.fp ? (void *)((fpk_t *)sb->slot + at) : (void *)((uint64_t *)sb->slot + at));
+    return 0;
+}
+
+/* expand one state: its successors are inserted (flushed) even when it stops the search, as
+   the Python backend inserts those it met before the stop */
+static int expand_flush(const uint64_t *s, Ctx *cx) {
+    int r = expand_state(s, cx);
+    if (flush(cx->w) && !r) r = -1;
+    return r;
+}
+
 static int ev_record(Ctx *cx, int prop, int kind, const uint64_t *s, int k) {
-    if (g_sampling) return 0;
     pthread_mutex_lock(&G.lock);
+    if (G.thr && G.stop_on_violation && G.nfound > 0 && (G.first_cx != cx || G.first_nexp != cx->w->nexp)) {
+        /* another thread's violation stops the search: record only that state's, as one worker does */
+        pthread_mutex_unlock(&G.lock);
+        return 1;
+    }
+    if (G.nfound == 0) { G.first_cx = cx; G.first_nexp = cx->w->nexp; }
     if (!G.found[prop]) {
         G.found[prop] = 1;
         memcpy(G.fstate[prop], s, NW * sizeof *s);
@@ -314,7 +372,7 @@ static int ev_quiescent(Ctx *cx, const uint64_t *s) {
 /* ---- the search ---------------------------------------------------------------------------- */
 static size_t total_count(void) {
     size_t n = 0;
-    for (int i = 0; i < G.nw; i++) n += G.w[i].count;
+    for (int i = 0; i < G.nw; i++) n += __atomic_load_n(&G.w[i].count, __ATOMIC_RELAXED);
     return n;
 }
 
@@ -326,6 +384,7 @@ static void check_limits(void) {
     if (G.max_memory >= 0 && rss_now() >= G.max_memory) set_stop(ST_MEMORY, 0);
 }
 
+/* ---- one worker ---------------------------------------------------------------------------- */
 static void expand_level(Worker *w) {
     Ctx *cx = &w->cx;
     size_t hi = G.fp ? w->ncur : w->lvl_hi;
@@ -336,7 +395,7 @@ static void expand_level(Worker *w) {
             uint64_t s[NW];  /* a copy: the arena may move while this state is expanded */
             memcpy(s, (G.fp ? w->cur : w->arena) + i * NW, sizeof s);
             cx->cur_gid = G.fp ? GID_NONE : GID(w->id, i);
-            int r = expand_state(s, cx);
+            int r = expand_flush(s, cx);
             if (r) {
                 if (r < 0 || cx->err) set_stop(ST_ERROR, cx->err ? cx->err : ERR_MEMORY);
                 else set_stop(ST_VIOLATION, 0);
@@ -344,22 +403,8 @@ static void expand_level(Worker *w) {
             }
         }
         w->pos = end;
-        if (w->id == 0) check_limits();
+        check_limits();
         if (G.stop) return;
-    }
-}
-
-static void drain(Worker *w) {
-    for (int o = 0; o < G.nw; o++) {
-        if (o == w->id) continue;
-        Box *b = &G.w[o].out[w->id];
-        for (size_t i = 0; i < b->n; i++) {
-            uint64_t *e = b->data + i * BOXW;
-            int r = insert(w, e, e[NW]);
-            if (r < 0) { set_stop(ST_ERROR, ERR_MEMORY); return; }
-            w->cx.gained[e[NW + 1]] += r;
-        }
-        b->n = 0;
     }
 }
 
@@ -372,37 +417,360 @@ static void start_level(Worker *w) {
         w->ncur = w->nnxt;
         w->nxt = NULL;
         w->nnxt = w->cnxt = 0;
+        w->pos = 0;
     } else {
         w->lvl_hi = w->alen;
     }
-    w->pos = G.fp ? 0 : w->pos;
 }
 
-static void *worker_main(void *arg) {
+/* decide, after a level: next one, done, or a limit */
+static void level_end(size_t next) {
+    if (next == 0) G.done = 1;
+    else {
+        G.depth++;
+        if (G.max_depth >= 0 && G.depth >= G.max_depth) set_stop(ST_DEPTH, 0);
+    }
+}
+
+static void *worker_main(void *arg) {   /* the serial search (one worker; also what checkpoints resume) */
     Worker *w = arg;
     for (;;) {
         expand_level(w);
-        pthread_barrier_wait(&G.bar);
-        if (!G.stop) drain(w);
-        pthread_barrier_wait(&G.bar);
-        if (w->id == 0) {
-            if (!G.stop) {
-                size_t next = 0;
-                for (int i = 0; i < G.nw; i++) next += next_size(&G.w[i]);
-                if (next == 0) G.done = 1;
-                else {
-                    G.depth++;
-                    if (G.max_depth >= 0 && G.depth >= G.max_depth) set_stop(ST_DEPTH, 0);
-                }
-            }
-            /* one decision for everyone: G.stop may change as soon as a fast worker moves on */
-            G.leave = G.stop || G.done;
-        }
-        pthread_barrier_wait(&G.bar);
-        if (G.leave) break;
+        if (!G.stop) level_end(next_size(w));
+        if (G.stop || G.done) break;
         start_level(w);
     }
     return NULL;
+}
+
+/* ---- N workers: the threaded search --------------------------------------------------------- */
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+#define SPIN 4000
+static void sbar_wait(SBar *b) {
+    uint32_t gen = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->n) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->gen, gen + 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST))
+            syscall(SYS_futex, &b->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+        return;
+    }
+    for (int i = 0; i < SPIN; i++) {
+        if (__atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) != gen) return;
+        cpu_relax();
+    }
+    __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&b->gen, __ATOMIC_SEQ_CST) == gen)
+        syscall(SYS_futex, &b->gen, FUTEX_WAIT_PRIVATE, gen, NULL, NULL, 0);
+    __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline uint64_t *t_state(uint64_t gid) {
+    uint64_t id = gid & ((UINT64_C(1) << ID_BITS) - 1);
+    return G.tblk[gid >> ID_BITS][id >> TB_BITS] + (id & (TB - 1)) * NW;
+}
+static inline uint64_t *t_parent(uint64_t gid) {
+    uint64_t id = gid & ((UINT64_C(1) << ID_BITS) - 1);
+    return &G.tpar[gid >> ID_BITS][id >> TB_BITS][id & (TB - 1)];
+}
+/* exact entries: hash tag (18 bits), thread (6), local id + 1 (40) */
+static inline uint64_t t_entry_gid(uint64_t e) {
+    return (((e >> TID_SHIFT) & 63) << ID_BITS) | ((e & ((UINT64_C(1) << ID_BITS) - 1)) - 1);
+}
+
+/* How full sub-table j is: the sum of every thread's count (each written only by its thread;
+   read here rarely: stale by at most the inserts in flight, one per thread). */
+static size_t t_subn(int j) {
+    size_t n = 0;
+    for (int t = 0; t < G.nw; t++) n += __atomic_load_n(&G.w[t].subn[j], __ATOMIC_RELAXED);
+    return n;
+}
+
+/* A sub-table this full takes no more inserts until it has grown: checked when a probe gets
+   long (always, with small tables), so a table can never fill up; the slack (1/8) covers MAXW
+   threads that each passed the check at once. */
+#define PROBE_CHECK 32
+static inline int t_full(Sub *sb, int j) {
+    size_t n = t_subn(j);
+    return G.tight ? n * 4 > sb->cap * 3 : n * 8 >= sb->cap * 7;
+}
+
+/* count an insert; once everyone's inserts pass 3/4 of the sub-table, request a pause to grow
+   it. The shared count is added up only when this thread's own count reaches subchk, set so
+   that the table cannot pass 3/4 before some thread's check. */
+static inline void t_count(Worker *w, Sub *sb, int j) {
+    uint32_t mine = ++w->subn[j];
+    if (mine < w->subchk[j]) return;
+    size_t n = t_subn(j), lim = sb->cap * 3 / 4;
+    if (n > lim) { __atomic_store_n(&G.grow_req, 1, __ATOMIC_RELAXED); w->subchk[j] = UINT32_MAX; return; }
+    w->subchk[j] = mine + (uint32_t)((lim - n) / (size_t)G.nw) + 1;
+}
+
+/* 1 new, 0 seen, 2 deferred (table full until the next pause), -1 out of memory */
+static int t_exact_insert(Worker *w, const uint64_t *t, uint64_t h, uint64_t parent) {
+    int j = (int)((h >> 32) & (NSUB - 1));
+    Sub *sb = &G.w[0].sub[j];
+    uint64_t *slot = sb->slot, tag = h >> TAG_SHIFT;
+    size_t mask = sb->cap - 1, i = h & mask, id = w->alen;
+    int written = 0, dist = 0;
+    for (;; dist++) {
+        if (dist == G.probe_check && t_full(sb, j)) return 2;
+        uint64_t e = __atomic_load_n(&slot[i], __ATOMIC_ACQUIRE);
+        if (!e) {
+            if (!written) {  /* write the state where it will live before publishing its slot */
+                size_t b = id >> TB_BITS;
+                if (b >= TB_MAX) return -1;
+                if (!w->tblk[b]) {
+                    w->tpar[b] = malloc(TB * sizeof(uint64_t));
+                    uint64_t *blk = malloc(TB * NW * sizeof(uint64_t));
+                    if (!blk || !w->tpar[b]) { free(blk); return -1; }
+                    __atomic_store_n(&w->tblk[b], blk, __ATOMIC_RELEASE);
+                }
+                memcpy(w->tblk[b] + (id & (TB - 1)) * NW, t, NW * sizeof *t);
+                w->tpar[b][id & (TB - 1)] = parent;
+                written = 1;
+            }
+            uint64_t mine = (tag << TAG_SHIFT) | ((uint64_t)w->id << TID_SHIFT) | (id + 1);
+            if (__atomic_compare_exchange_n(&slot[i], &e, mine, 0, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE)) {
+                w->alen = id + 1;
+                __atomic_store_n(&w->count, w->count + 1, __ATOMIC_RELAXED);
+                t_count(w, sb, j);
+                return 1;
+            }
+            /* another thread took the slot first: e is its entry, compare as usual */
+        }
+        if ((e >> TAG_SHIFT) == tag && memcmp(t_state(t_entry_gid(e)), t, NW * sizeof *t) == 0) return 0;
+        i = (i + 1) & mask;
+    }
+}
+
+static int t_fp_insert(Worker *w, const uint64_t *t, uint64_t key, uint64_t h) {
+    if (!FP_NARROW && key == 0) {
+        int zero = 0;
+        if (!__atomic_compare_exchange_n(&G.has_zero, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 0;
+    } else {
+        int j = (int)((h >> 32) & (NSUB - 1));
+        Sub *sb = &G.w[0].sub[j];
+        fpk_t *slot = sb->slot, want = (fpk_t)(FP_NARROW ? key + 1 : key);
+        size_t mask = sb->cap - 1, i = h & mask;
+        for (int dist = 0;; dist++) {
+            if (dist == G.probe_check && t_full(sb, j)) return 2;
+            fpk_t e = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+            if (!e) {
+                if (__atomic_compare_exchange_n(&slot[i], &e, want, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) break;
+            }
+            if (e == want) return 0;
+            i = (i + 1) & mask;
+        }
+        t_count(w, sb, j);
+    }
+    __atomic_store_n(&w->count, w->count + 1, __ATOMIC_RELAXED);
+    return level_push(w, t) ? -1 : 1;
+}
+
+static int t_insert(Worker *w, const uint64_t *t, uint64_t parent) {
+    if (G.fp) {
+        uint64_t key = fp_key(t);
+        return t_fp_insert(w, t, key, mix64(key ^ FP_SEED));
+    }
+    return t_exact_insert(w, t, state_hash(t), parent);
+}
+
+static int t_grow(Sub *sb) {   /* at a pause: no thread inserts */
+    if (G.fp) return fp_grow(sb);
+    size_t cap = sb->cap * 2, mask = cap - 1;
+    uint64_t *old = sb->slot, *tab = calloc(cap, sizeof *tab);
+    if (!tab) return -1;
+    for (size_t i = 0; i < sb->cap; i++) {
+        uint64_t e = old[i];
+        if (!e) continue;
+        size_t j = state_hash(t_state(t_entry_gid(e))) & mask;
+        while (tab[j]) j = (j + 1) & mask;
+        tab[j] = e;
+    }
+    free(old);
+    sb->slot = tab;
+    sb->cap = cap;
+    return 0;
+}
+
+static void t_drain_deferred(Worker *w) {
+    Box *b = &w->defer;
+    size_t keep = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        uint64_t *e = b->data + i * BOXW;
+        int r = t_insert(w, e, e[NW]);
+        if (r < 0) { set_stop(ST_ERROR, ERR_MEMORY); return; }
+        if (r == 2) { memmove(b->data + keep++ * BOXW, e, BOXW * sizeof *e); continue; }
+        w->cx.gained[e[NW + 1]] += r;
+    }
+    b->n = keep;
+}
+
+/* the leader, between levels: every thread's new states become its part of the next level */
+static void t_setup_level(void) {
+    size_t total = 0;
+    for (int t = 0; t < G.nw; t++) {
+        Worker *w = &G.w[t];
+        if (G.fp) { start_level(w); w->seg_lo = 0; w->seg_hi = w->ncur; }
+        else { w->seg_lo = w->lvl_hi; w->seg_hi = w->alen; w->lvl_hi = w->alen; }
+        total += w->seg_hi - w->seg_lo;
+    }
+    /* chunks small enough to balance the level's end, at most 64 states */
+    size_t csz = total / ((size_t)G.nw * 16);
+    G.csz = csz < 1 ? 1 : csz > 64 ? 64 : csz;
+    for (int t = 0; t < G.nw; t++) {
+        G.nck[t] = (G.w[t].seg_hi - G.w[t].seg_lo + G.csz - 1) / G.csz;
+        __atomic_store_n(&G.cursor[t].next, 0, __ATOMIC_RELAXED);
+    }
+}
+
+/* the next chunk for thread w: of its own part of the level (the states it found, likely still in
+   its caches) while there are any, then of the others' */
+static int t_claim(Worker *w, int *seg, size_t *c) {
+    for (int k = 0; k < G.nw; k++) {
+        int t = (w->id + k) % G.nw;
+        if (__atomic_load_n(&G.cursor[t].next, __ATOMIC_RELAXED) >= G.nck[t]) continue;
+        size_t x = __atomic_fetch_add(&G.cursor[t].next, 1, __ATOMIC_RELAXED);
+        if (x < G.nck[t]) { *seg = t; *c = x; return 1; }
+    }
+    return 0;
+}
+
+/* the leader, at a barrier: grow, end the level, or leave */
+static void t_decide(void) {
+    G.grow_phase = 0;
+    if (G.stop) { G.leave = 1; return; }
+    int deferred = 0;
+    for (int t = 0; t < G.nw; t++) deferred |= G.w[t].defer.n > 0;
+    for (int t = 0; t < G.nw; t++) G.deferred += G.w[t].defer.n;
+    if (G.grow_req || deferred) {
+        G.grow_req = 0;
+        G.grow_phase = 1;
+        G.pauses++;
+        for (int j = 0; j < NSUB; j++)   /* over 60%: grow now, not at the next pause */
+            G.grow_mark[j] = t_subn(j) * 5 > G.w[0].sub[j].cap * 3;
+        return;
+    }
+    size_t next = 0;
+    for (int t = 0; t < G.nw; t++) next += next_size(&G.w[t]);
+    level_end(next);
+    G.leave = G.stop || G.done;
+    if (!G.leave) t_setup_level();
+}
+
+static void t_expand_chunk(Worker *w, int seg, size_t c) {
+    Worker *o = &G.w[seg];
+    size_t lo = o->seg_lo + c * G.csz, hi = lo + G.csz;
+    if (hi > o->seg_hi) hi = o->seg_hi;
+    Ctx *cx = &w->cx;
+    for (size_t i = lo; i < hi && !G.stop; i++) {
+        uint64_t s[NW];
+        uint64_t gid = GID(seg, i);
+        memcpy(s, G.fp ? o->cur + i * NW : t_state(gid), sizeof s);
+        cx->cur_gid = G.fp ? GID_NONE : gid;
+        w->nexp++;
+        int r = expand_flush(s, cx);
+        if (r) {
+            if (r < 0 || cx->err) set_stop(ST_ERROR, cx->err ? cx->err : ERR_MEMORY);
+            else set_stop(ST_VIOLATION, 0);
+            return;
+        }
+        w->expanded++;
+    }
+}
+
+static double thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *t_worker_main(void *arg) {
+    Worker *w = arg;
+    size_t since = 0;
+    double start = w->cpu_mark = thread_cpu();
+    for (;;) {
+        while (!G.stop && !__atomic_load_n(&G.grow_req, __ATOMIC_RELAXED)) {
+            int seg;
+            size_t c;
+            if (!t_claim(w, &seg, &c)) break;
+            size_t before = w->expanded;
+            t_expand_chunk(w, seg, c);
+            since += w->expanded - before;
+            if (since >= (size_t)G.chunk) { since = 0; check_limits(); }
+        }
+        double t0 = now_s(), c0 = thread_cpu();
+        w->phase_cpu = c0 - w->cpu_mark;
+        sbar_wait(&G.sbar);
+        if (w->id == 0) {
+            double most = 0, d0 = thread_cpu();
+            for (int t = 0; t < G.nw; t++) most = G.w[t].phase_cpu > most ? G.w[t].phase_cpu : most;
+            t_decide();
+            G.span += most + (thread_cpu() - d0);   /* the leader's decision is serial work */
+        }
+        sbar_wait(&G.sbar);
+        w->waited += now_s() - t0;
+        w->cpu_mark = thread_cpu();
+        if (G.leave) break;
+        if (G.grow_phase) {
+            for (int j = w->id; j < NSUB; j += G.nw)
+                if (G.grow_mark[j] && t_grow(&G.w[0].sub[j])) set_stop(ST_ERROR, ERR_MEMORY);
+            memset(w->subchk, 0, sizeof w->subchk);   /* the capacities changed: add up again */
+            sbar_wait(&G.sbar);
+            t_drain_deferred(w);
+        }
+    }
+    pthread_mutex_lock(&G.lock);
+    G.threads_cpu += thread_cpu() - start;
+    pthread_mutex_unlock(&G.lock);
+    return NULL;
+}
+
+static int t_run(const uint64_t *init, int ninit) {
+    G.thr = 1;
+    G.probe_check = G.tight ? 0 : PROBE_CHECK;
+    G.sbar.n = (uint32_t)G.nw;
+    for (int i = 0; i < G.nw; i++) {
+        Worker *w = &G.w[i];
+        if (!G.fp) {
+            G.tblk[i] = w->tblk = calloc(TB_MAX, sizeof *w->tblk);
+            G.tpar[i] = w->tpar = calloc(TB_MAX, sizeof *w->tpar);
+            if (!w->tblk || !w->tpar) return ST_ERROR;
+        }
+    }
+    for (int i = 0; i < ninit; i++) {
+        const uint64_t *s = init + (size_t)i * NW;
+        int r = t_insert(&G.w[0], s, GID_NONE);
+        if (r == 2) r = box_push(&G.w[0].defer, s, GID_NONE, 0) ? -1 : 0;   /* gained is not counted for these */
+        if (r < 0) return ST_ERROR;
+    }
+    t_setup_level();
+    G.t0 = now_s();
+    if (G.max_depth == 0) { set_stop(ST_DEPTH, 0); return G.status; }
+    for (int i = 1; i < G.nw; i++)
+        if (pthread_create(&G.w[i].th, NULL, t_worker_main, &G.w[i])) {
+            set_stop(ST_ERROR, ERR_MEMORY);   /* the threads started so far leave at their first barrier */
+            G.sbar.n = (uint32_t)i;
+            break;
+        }
+    t_worker_main(&G.w[0]);
+    for (int i = 1; i < G.nw && G.w[i].th; i++) pthread_join(G.w[i].th, NULL);
+    if (getenv("ITSRACE_NATIVE_STATS")) {   /* debugging the threaded search: how the work was shared */
+        fprintf(stderr, "itsrace native: %d threads, %ld levels, %d pauses to grow the table; per thread: "
+                "states expanded, seconds at barriers", G.nw, (long)G.depth + 1, G.pauses);
+        fprintf(stderr, " (%zu inserts deferred to a pause; span %.3f CPU s):", G.deferred, G.span);
+        for (int i = 0; i < G.nw; i++) fprintf(stderr, " [%d] %zu %.3f", i, G.w[i].expanded, G.w[i].waited);
+        fprintf(stderr, "\n");
+    }
+    return G.status;
 }
 
 static void free_all(void) {
@@ -410,7 +778,10 @@ static void free_all(void) {
     for (int i = 0; i < G.nw; i++) {
         Worker *w = &G.w[i];
         for (int j = 0; j < NSUB; j++) free(w->sub[j].slot);
-        for (int j = 0; j < MAXW; j++) free(w->out[j].data);
+        free(w->defer.data);
+        if (w->tblk)
+            for (size_t b = 0; b < TB_MAX && w->tblk[b]; b++) { free(w->tblk[b]); free(w->tpar[b]); }
+        free(w->tblk); free(w->tpar);
         free(w->arena); free(w->parent); free(w->cur); free(w->nxt);
         free(w->cx.memo.tab); free(w->cx.memo.pool);
     }
@@ -423,14 +794,16 @@ int itsrace_words(void) { return NW; }
 int itsrace_nact(void) { return NACT; }
 void itsrace_set_helper(helper_cb cb) { g_helper = cb; }
 void itsrace_request_stop(void) { G.stop_request = 1; }
+/* the last threaded search's span (the sum over its phases, the work between two barriers, of
+   the CPU seconds of the thread that worked longest: with a CPU per thread, about its wall
+   time) and the CPU seconds of all its threads (ITSRACE_NATIVE_STATS, scripts/bench_workers.py) */
+void itsrace_span(double *out) { out[0] = G.span; out[1] = G.threads_cpu; }
 void itsrace_free(void) { free_all(); }
-void itsrace_set_partition(const uint64_t *mask, int use) {
-    g_use_pmask = use;
-    for (int i = 0; i < NW; i++) g_pmask[i] = use ? mask[i] : 0;
-}
 
-/* params: max_states, max_depth, max_memory, workers, fingerprints, stop_on_violation, chunk
-   (negative limits: none). Returns the status. */
+/* params: max_states, max_depth, max_memory, workers, fingerprints, stop_on_violation, chunk,
+   small tables (1: the threaded search starts its sub-tables small and defers inserts from
+   3/4 full, to exercise growth and deferral in tests) (negative limits: none). Returns the
+   status. */
 int itsrace_run(const uint64_t *init, int ninit, const int64_t *params, double max_seconds) {
     free_all();
     int nw = (int)params[3];
@@ -438,34 +811,28 @@ int itsrace_run(const uint64_t *init, int ninit, const int64_t *params, double m
     memset(&G, 0, sizeof G);
     G.max_states = params[0]; G.max_depth = params[1]; G.max_memory = params[2];
     G.nw = nw; G.fp = (int)params[4]; G.stop_on_violation = (int)params[5]; G.chunk = params[6];
+    G.tight = (int)params[7];
     G.max_seconds = max_seconds;
     pthread_mutex_init(&G.lock, NULL);
-    pthread_barrier_init(&G.bar, NULL, (unsigned)nw);
-    G.w = calloc((size_t)nw, sizeof *G.w);
-    if (!G.w) return ST_ERROR;
+    if (posix_memalign((void **)&G.w, 64, (size_t)nw * sizeof *G.w)) { G.w = NULL; return ST_ERROR; }
+    memset(G.w, 0, (size_t)nw * sizeof *G.w);
     for (int i = 0; i < nw; i++) {
-        Worker *w = &G.w[i];
-        w->id = i;
-        w->cx.w = w;
-        for (int j = 0; j < NSUB; j++)
-            if (sub_alloc(&w->sub[j], 256, G.fp ? sizeof(fpk_t) : sizeof(uint64_t))) return ST_ERROR;
+        G.w[i].id = i;
+        G.w[i].cx.w = &G.w[i];
     }
-    for (int i = 0; i < ninit; i++) {
-        const uint64_t *s = init + (size_t)i * NW;
-        Worker *w = &G.w[owner_of_state(s)];
-        if (insert(w, s, GID_NONE) < 0) return ST_ERROR;
-    }
-    for (int i = 0; i < nw; i++) start_level(&G.w[i]);
+    /* one table: the serial search's, or the one the threads share */
+    size_t cap0 = nw == 1 || G.tight ? 256 : 4096;
+    for (int j = 0; j < NSUB; j++)
+        if (sub_alloc(&G.w[0].sub[j], cap0, G.fp ? sizeof(fpk_t) : sizeof(uint64_t))) return ST_ERROR;
+    if (nw > 1) return t_run(init, ninit);
+    Worker *w = &G.w[0];
+    for (int i = 0; i < ninit; i++)
+        if (insert(w, init + (size_t)i * NW, GID_NONE) < 0) return ST_ERROR;
+    start_level(w);
     G.t0 = now_s();
     G.pause_at = g_pause > 0 ? G.t0 + g_pause : 0;
     if (G.max_depth == 0) set_stop(ST_DEPTH, 0);
-    else if (nw == 1) worker_main(&G.w[0]);
-    else {
-        for (int i = 1; i < nw; i++) pthread_create(&G.w[i].th, NULL, worker_main, &G.w[i]);
-        worker_main(&G.w[0]);
-        for (int i = 1; i < nw; i++) pthread_join(G.w[i].th, NULL);
-    }
-    pthread_barrier_destroy(&G.bar);
+    else worker_main(w);
     return G.status;
 }
 
@@ -475,7 +842,8 @@ void itsrace_results(int64_t *out) {
     for (int i = 0; G.w && i < G.nw; i++) {
         Worker *w = &G.w[i];
         trans += w->cx.trans;
-        queue += G.fp ? (int64_t)(w->ncur - w->pos + w->nnxt) : (int64_t)(w->alen - w->pos);
+        if (G.thr) queue += (int64_t)(w->count - w->expanded);
+        else queue += G.fp ? (int64_t)(w->ncur - w->pos + w->nnxt) : (int64_t)(w->alen - w->pos);
     }
     out[0] = G.w ? (int64_t)total_count() : 0;
     out[1] = trans; out[2] = G.depth; out[3] = queue; out[4] = G.err; out[5] = G.nfound;
@@ -502,65 +870,21 @@ void itsrace_found(int i, int64_t *info, uint64_t *state) {
 
 /* the path from an initial state to the i-th violation's state (exact mode), root first;
    returns its length (call with buf = NULL to learn it) */
+static uint64_t parent_of(uint64_t g) {
+    return G.thr ? *t_parent(g) : G.w[0].parent[g & ((UINT64_C(1) << ID_BITS) - 1)];
+}
+static const uint64_t *state_of(uint64_t g) {
+    return G.thr ? t_state(g) : G.w[0].arena + (g & ((UINT64_C(1) << ID_BITS) - 1)) * NW;
+}
+
 int itsrace_path(int i, uint64_t *buf) {
     uint64_t gid = G.fgid[G.order[i]];
     int n = 0;
-    for (uint64_t g = gid; g != GID_NONE; n++) {
-        Worker *w = &G.w[g >> ID_BITS];
-        g = w->parent[g & ((UINT64_C(1) << ID_BITS) - 1)];
-    }
+    for (uint64_t g = gid; g != GID_NONE; n++) g = parent_of(g);
     if (!buf) return n;
     int j = n;
-    for (uint64_t g = gid; g != GID_NONE;) {
-        Worker *w = &G.w[g >> ID_BITS];
-        uint64_t id = g & ((UINT64_C(1) << ID_BITS) - 1);
-        memcpy(buf + (size_t)(--j) * NW, w->arena + id * NW, NW * sizeof *buf);
-        g = w->parent[id];
-    }
-    return n;
-}
-
-/* Random walks for partition.py: up to max_states visited states (with their number of
-   successors as weight) into states/weights, and per slot how many sampled transitions change
-   it into changes[NSLOTS]; returns the number of states, and the transitions in *edges. */
-int itsrace_sample(const uint64_t *init, int ninit, int max_states, int steps, uint64_t seed,
-                   uint64_t *states, int64_t *weights, int64_t *changes, int64_t *edges) {
-    Ctx *cx = calloc(1, sizeof *cx);
-    if (!cx) return -1;
-    uint64_t rnd = seed | 1;
-    int n = 0;
-    *edges = 0;
-    memset(changes, 0, NSLOTS * sizeof *changes);
-    g_sampling = 1;
-    while (n < max_states) {
-        uint64_t s[NW];
-        rnd = mix64(rnd + UINT64_C(0x9e3779b97f4a7c15));
-        /* restart from an initial state or, more often, from a state sampled earlier */
-        if (n == 0 || rnd % 4 == 0) memcpy(s, init + (size_t)(rnd % (uint64_t)ninit) * NW, sizeof s);
-        else memcpy(s, states + (size_t)((rnd >> 8) % (uint64_t)n) * NW, sizeof s);
-        for (int step = 0; step < steps && n < max_states; step++) {
-            g_nsucc = 0;
-            cx->err = 0;
-            expand_state(s, cx);
-            memcpy(states + (size_t)n * NW, s, sizeof s);
-            weights[n++] = g_nsucc;
-            if (g_nsucc == 0 || cx->err) break;
-            for (int j = 0; j < g_nsucc; j++) {
-                const uint64_t *u = g_succ + (size_t)j * NW;
-                for (int k = 0; k < NSLOTS; k++) {
-                    int wd = slot_word[k];
-                    uint64_t m = slot_mask[k];
-                    if (((s[wd] ^ u[wd]) & m) || (slot_word2[k] >= 0 && ((s[wd + 1] ^ u[wd + 1]) & slot_mask2[k])))
-                        changes[k]++;
-                }
-            }
-            *edges += g_nsucc;
-            rnd = mix64(rnd + UINT64_C(0x9e3779b97f4a7c15));
-            memcpy(s, g_succ + (size_t)(rnd % (uint64_t)g_nsucc) * NW, sizeof s);
-        }
-    }
-    g_sampling = 0;
-    free(cx->memo.tab); free(cx->memo.pool); free(cx);
+    for (uint64_t g = gid; g != GID_NONE; g = parent_of(g))
+        memcpy(buf + (size_t)(--j) * NW, state_of(g), NW * sizeof *buf);
     return n;
 }
 
@@ -572,9 +896,7 @@ int itsrace_continue(double seconds_from_now) {
     if (!G.w || G.nw != 1 || G.fp) return ST_ERROR;
     G.stop = 0; G.status = ST_DONE; G.err = 0; G.leave = 0; G.done = 0; G.stop_request = 0;
     G.pause_at = seconds_from_now > 0 ? now_s() + seconds_from_now : 0;
-    pthread_barrier_init(&G.bar, NULL, 1);
     worker_main(&G.w[0]);
-    pthread_barrier_destroy(&G.bar);
     return G.status;
 }
 
@@ -611,8 +933,8 @@ int itsrace_load(const uint64_t *states, const int64_t *parents, int64_t n, int6
     G.nw = 1; G.fp = 0; G.stop_on_violation = (int)params[5]; G.chunk = params[6];
     G.max_seconds = max_seconds;
     pthread_mutex_init(&G.lock, NULL);
-    G.w = calloc(1, sizeof *G.w);
-    if (!G.w) return ST_ERROR;
+    if (posix_memalign((void **)&G.w, 64, sizeof *G.w)) { G.w = NULL; return ST_ERROR; }
+    memset(G.w, 0, sizeof *G.w);
     Worker *w = &G.w[0];
     w->cx.w = w;
     for (int j = 0; j < NSUB; j++)

@@ -54,7 +54,6 @@ from itsrace.engine.native.build import (
 )
 from itsrace.engine.native.codegen import CModel, generate
 from itsrace.engine.native.ctrans import Shape, Signatures, Unsupported
-from itsrace.engine.native.partition import choose_mask
 
 ENGINES = ("auto", "c", "python")
 ST_DONE, ST_VIOLATION, ST_STATES, ST_TIME, ST_MEMORY, ST_DEPTH, ST_INTERRUPTED, ST_PAUSED, ST_ERROR = (
@@ -171,22 +170,14 @@ def _reason(status: int, limits: Limits) -> str:
     return ""
 
 
-def _partition(nm: NativeModel, c: Compiled, workers: int) -> int | None:
-    """The partition mask for ``workers`` (chosen once per model and worker count)."""
-    if workers == 1:
-        return None
-    cache: dict[int, int | None] = c.__dict__.setdefault("_native_partition", {})
-    if workers not in cache:
-        cache[workers] = choose_mask(c, nm.lib, workers)
-    return cache[workers]
-
-
 def _params(limits: Limits, workers: int, fingerprints: bool, stop_on_violation: bool, chunk: int) -> Any:
     def neg(v: float | int | None) -> int:
         return -1 if v is None else int(v)
 
-    return (ctypes.c_int64 * 7)(neg(limits.max_states), neg(limits.max_depth), neg(limits.max_memory), workers,
-                                int(fingerprints), int(stop_on_violation), chunk * (4 if fingerprints else 1))
+    small = os.environ.get("ITSRACE_NATIVE_SMALL_TABLES", "") not in ("", "0")
+    return (ctypes.c_int64 * 8)(neg(limits.max_states), neg(limits.max_depth), neg(limits.max_memory), workers,
+                                int(fingerprints), int(stop_on_violation), chunk * (4 if fingerprints else 1),
+                                int(small))
 
 
 def _seconds(limits: Limits) -> float:
@@ -220,8 +211,6 @@ def _run(nm: NativeModel, c: Compiled, *, workers: int, fingerprints: bool, limi
     lib, nw = nm.lib, nm.cmodel.words
     initial = list(dict.fromkeys(c.initial))
     init = _words(initial, nw)
-    mask = _partition(nm, c, workers)
-    lib.itsrace_set_partition(_words([mask or 0], nw), int(mask is not None))
     lib.itsrace_set_pause(ctypes.c_double(pause))
     params = _params(limits, workers, fingerprints, stop_on_violation, chunk)
     seconds = _seconds(limits)
@@ -314,7 +303,7 @@ def check_native(
     stats.never_fired = [inst.name for inst in c.actions if fired[inst.index] == 0]
     if fingerprints:
         stats.collision_probability = fingerprint_collision_probability(c.layout.bits, stats.distinct_states)
-        paths = _paths_by_exact_search(c, found)
+        paths, found = _paths_by_exact_search(c, found)
     assert paths is not None
     violations = [_to_violation(c, prop, found, paths[prop]) for prop in found]
     verdict = FAIL if violations else (INCONCLUSIVE if reason else PASS)
@@ -348,11 +337,16 @@ def _path(lib: Any, i: int, nw: int) -> list[int]:
     return [_int(buf, j * nw, nw) for j in range(n)]
 
 
-def _paths_by_exact_search(c: Compiled, found: dict[str, tuple[str, int, int | None, int]]) -> dict[str, list[int]]:
-    """Fingerprint mode keeps no parents: an exact C search to the deepest violation's level
-    (in the same order, so it meets the same states) gives the paths."""
+Found = dict[str, tuple[str, int, int | None, int]]
+
+
+def _paths_by_exact_search(c: Compiled, found: Found) -> tuple[dict[str, list[int]], Found]:
+    """Fingerprint mode keeps no parents: an exact one-worker C search to the deepest
+    violation's level gives the paths, and the violations (state, action) they end in. One
+    worker meets the same states in the same order; threads may have met another state of the
+    same level violating the same property, so the re-search's are the ones reported."""
     if not found:
-        return {}
+        return {}, found
     depth = max(d for _, _, _, d in found.values())
     nm = native_model(c)
     lib, nw = nm.lib, nm.cmodel.words
@@ -371,7 +365,7 @@ def _paths_by_exact_search(c: Compiled, found: dict[str, tuple[str, int, int | N
     missing = [p for p in found if p not in paths]
     if missing:
         raise NativeFallback(f"the exact re-search did not meet {missing[0]}")
-    return paths
+    return paths, {p: again[p] for p in found}
 
 
 def _to_violation(c: Compiled, prop: str, found: dict[str, tuple[str, int, int | None, int]],
