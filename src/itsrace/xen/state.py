@@ -39,6 +39,10 @@ from itsrace.hyp.scenario import (
 
 LOCK_ORDER = ["vcmd_lock", "its_lock", "devs_lock", "vgic_lock", "tree_lock"]
 
+#: the variables that are fields of ``struct pending_irq`` (with its ghost allocation identity)
+PENDING_IRQ_FIELDS = ("p_alive", "p_gen", "p_heads", "p_queued", "p_active", "p_visible", "p_enabled", "p_pristine",
+                      "p_irq", "p_lr", "p_prio", "p_lpiprio", "p_vcpu", "p_infl", "p_lrq")
+
 
 def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     """Declare every variable of the model with its initial value from ``init``."""
@@ -68,6 +72,10 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("p_vcpu", range(NC + 1), NQ, "p->lpi_vcpu_id (NC = INVALID_VCPU_ID)")
     var("p_infl", range(NC + 1), NQ, "on vCPU (value - 1)'s inflight_irqs; 0: p->inflight empty")
     var("p_lrq", range(NC + 1), NQ, "on vCPU (value - 1)'s lr_pending; 0: p->lr_queue empty")
+    # the fields of struct pending_irq are reached through pointers (``SLOT(r)``: NULL maps to
+    # index -1): indexing them with a NULL pointer is a null-deref violation (the engine checks
+    # every access)
+    m.objects(*PENDING_IRQ_FIELDS, null_index=-1)
     # domain
     var("tree", range(NQ + 1), NV, "pend_lpi_tree: vLPI -> slot + 1 (0: not in the tree)")
     m.spinlock("vcmd_lock", doc="its->vcmd_lock: serialises command processing")

@@ -131,6 +131,14 @@ def _ix(i: int, n: int) -> int:
     return i
 
 
+def _ixp(i: int, n: int, null: int, k: int) -> int:
+    """``_ix`` for the pointer index of an object array: ``null`` (what a NULL pointer maps to)
+    fails property ``k`` (``null-deref``) instead of being a model error."""
+    if i == null and type(i) is int:
+        raise CheckFailed(k)
+    return _ix(i, n)
+
+
 @dataclass
 class PredicateIR:
     """One translated predicate: ``expr`` (a Python expression) or the ``lines`` of a body."""
@@ -436,7 +444,7 @@ class _Builder:
         namespace: dict[str, Any] = dict(self.ns.values)
         ir.names = dict(self.ns.values)
         namespace.update(
-            _Disabled=Disabled, _CheckFailed=CheckFailed, _DomainError=DomainError, _ix=_ix,
+            _Disabled=Disabled, _CheckFailed=CheckFailed, _DomainError=DomainError, _ix=_ix, _ixp=_ixp,
             canon=self.canon, __name__=f"itsrace_generated_{digest}",
         )
         code = compile(source, filename, "exec")

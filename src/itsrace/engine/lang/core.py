@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from itsrace.engine.errors import ModelError
+from itsrace.engine.errors import ModelError, known_hint
 
 Shape = tuple[int, ...]
 
@@ -265,6 +265,7 @@ class ModelCore:
         self.check_deadlock = True
         self.lock_order: list[str] = []
         self.meta: dict[str, Any] = {}  # free-form: used by level 2 and by users
+        self.null_index: dict[str, int] = {}  # object arrays: var -> the index NULL maps to
 
     # -- variables ---------------------------------------------------------------------------
     @_located
@@ -308,6 +309,23 @@ class ModelCore:
         _check_values(decl, decl.init)
         self.vars[name] = decl
         return decl
+
+    @_located
+    def objects(self, *names: str, null_index: int = -1) -> None:
+        """Declare arrays whose first index is computed from a pointer: the fields of one kind of
+        object, reached as ``s.field[SLOT(p)]``. The index a NULL pointer maps to is
+        ``null_index`` (``-1``: ``p - 1`` for ``p = slot + 1``). Every step that indexes one of
+        these arrays with ``null_index`` violates ``null-deref`` (a counterexample, like a
+        ``check``); any other index outside the array is still a model error."""
+        for name in names:
+            decl = self.vars.get(name)
+            if decl is None:
+                raise ModelError(f"objects(): unknown variable '{name}'{known_hint(name, self.vars)}")
+            if not decl.shape:
+                raise ModelError(f"objects(): '{name}' is a scalar; object fields are arrays")
+            if 0 <= null_index < decl.shape[0]:
+                raise ModelError(f"objects(): null_index {null_index} is a valid index of '{name}'")
+            self.null_index[name] = null_index
 
     def scalarset(self, name: str, size: int) -> str:
         """Declare ``size`` interchangeable identities ``0..size-1`` (for symmetry reduction)."""

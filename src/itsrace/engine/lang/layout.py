@@ -52,6 +52,8 @@ class Layout:
                 self.by_key[(decl.name, index)] = slot
                 off += width
         self.bits = off
+        # arrays indexed through a pointer: var -> the index a NULL pointer maps to (ModelCore.objects)
+        self.null_index: dict[str, int] = dict(getattr(model, "null_index", {}))
 
     def slots_of(self, var: str) -> list[Slot]:
         decl = self.vars[var]

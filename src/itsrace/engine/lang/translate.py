@@ -117,6 +117,7 @@ class Translator:
         self.needs_try = False
         self.tmp_counter = 0
         self.allow_return = False  # properties may return; actions may not
+        self.null_checks = 0  # NULL dereference checks emitted (object arrays, ModelCore.objects)
 
     # -- helpers --------------------------------------------------------------------------------
     def err(self, message: str, node: ast.AST | None) -> ModelError:
@@ -285,6 +286,8 @@ class Translator:
         for dim, ix in enumerate(indices):
             folded = self.expr(ix)
             ok, value = self.const_value(folded)
+            if ok and dim == 0 and value == self.null_of(var) and not self.allow_return:
+                ok = False  # a constant NULL dereference: checked when the step runs
             if ok:
                 if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < decl.shape[dim]:
                     raise self.err(f"index {value!r} out of range for '{var}' dimension {dim} (size {decl.shape[dim]})", node)
@@ -314,9 +317,28 @@ class Translator:
             idx = exprs[dim]
             if consts[dim] is not None:
                 idx = ast.Constant(consts[dim])
-            checked = ast.Call(ast.Name("_ix", ast.Load()), [idx, ast.Constant(dims[dim])], [])
+            checked = self.index_check(var, dim, idx, dims[dim], node)
             result = ast.Subscript(result, checked, ast.Load())
         return ast.copy_location(result, node)
+
+    def null_of(self, var: str) -> int | None:
+        """The index a NULL pointer maps to in ``var`` (an object array), else None."""
+        return self.layout.null_index.get(var) if hasattr(self.layout, "null_index") else None
+
+    def null_deref_index(self, node: ast.AST) -> int:
+        self.needs_try = True
+        self.null_checks += 1
+        return self.property_index("null-deref", node)
+
+    def index_check(self, var: str, dim: int, idx: ast.expr, size: int, node: ast.AST) -> ast.expr:
+        """``_ix(i, n)``; for the pointer dimension of an object array in a step,
+        ``_ixp(i, n, null, k)``: the NULL index fails property ``k`` (``null-deref``)."""
+        null = self.null_of(var)
+        if dim == 0 and null is not None and not self.allow_return:
+            k = self.null_deref_index(node)
+            return ast.Call(ast.Name("_ixp", ast.Load()),
+                            [idx, ast.Constant(size), ast.Constant(null), ast.Constant(k)], [])
+        return ast.Call(ast.Name("_ix", ast.Load()), [idx, ast.Constant(size)], [])
 
     def subtree(self, var: str, prefix: tuple[int, ...], node: ast.AST) -> ast.expr:
         decl = self.layout.vars[var]
@@ -586,6 +608,11 @@ class Translator:
             else:
                 candidates = [p + (c,) for p in candidates]
         del fixed
+        null = self.null_of(var)
+        if null is not None and idx_names[0][1] is not None:
+            k = self.null_deref_index(stmt)
+            test0 = ast.Compare(ast.Name(idx_names[0][1], ast.Load()), [ast.Eq()], [ast.Constant(null)])
+            out.append(self.loc(ast.If(test0, [self.raise_("_CheckFailed", [ast.Constant(k)])], []), stmt))
         chain: list[ast.stmt] = [self.raise_("IndexError", [ast.Constant(f"index out of range for '{var}'")])]
         for cand in reversed(candidates):
             tests = [
@@ -648,6 +675,10 @@ def translate_action(
     lead, rest = _split_leading_requires(body)
     for stmt in lead:
         first.expr(copy.deepcopy(stmt.value.args[0]))  # type: ignore[attr-defined]
+    if first.null_checks:
+        # a guard that dereferences a pointer: evaluated in the body, where a NULL pointer is a
+        # null-deref violation (a require there disables the action just the same)
+        lead, rest = [], body
     first.in_body = True
     first.stmts(copy.deepcopy(rest), top=True)
     written = set(first.writes)

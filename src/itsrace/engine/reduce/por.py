@@ -128,7 +128,7 @@ from itsrace.engine.explore.search import (
 from itsrace.engine.explore.search import _violation as _search_violation
 from itsrace.engine.explore.search import check as check_model
 from itsrace.engine.explore.visited import fingerprint_collision_probability
-from itsrace.engine.lang.compile import ActionInstance, Compiled, compile_model
+from itsrace.engine.lang.compile import ActionInstance, Compiled, _ixp, compile_model
 from itsrace.engine.lang.layout import Layout
 from itsrace.engine.lang.model import ActionDef, Model, PropertyDef
 from itsrace.engine.lang.translate import (
@@ -605,6 +605,7 @@ def _build_nes(c: Compiled, writers: list[int], coarse: list[int], facts: list[_
     module = types.ModuleType("itsrace_por_nes")
     module.__dict__.update(ns.values)
     module.__dict__["_ix"] = _ix
+    module.__dict__["_ixp"] = _ixp
     exec(compile(source, f"<itsrace-por:{c.model.name}>", "exec"), module.__dict__)  # noqa: S102
     return [module.__dict__[n] for n in names], source
 
