@@ -41,3 +41,34 @@ def test_null_deref_same_on_the_c_backend() -> None:
     assert (nat.violated, nat.stats.distinct_states, nat.stats.transitions,
             sorted((v.property, len(v.trace)) for v in nat.violations)) == \
         (py.violated, py.stats.distinct_states, py.stats.transitions, sorted((v.property, len(v.trace)) for v in py.violations))
+
+
+# -- delivery-target -----------------------------------------------------------------------------------
+TWO_VCPUS = dict(vcpus=2, vcpu_pcpus=[1, 2], collections=2)
+MOVED = ["MAPD dev=0", "MAPC col=0 vcpu=0", "MAPC col=1 vcpu=1", "MAPTI dev=0 ev=0 lpi=0 col=0"]
+
+
+def movi_scenario(scenario: Any, pending: bool) -> Any:
+    """MOVI of a mapped event to vCPU1's collection; without ``pending`` an MSI may come at any
+    time, with ``pending`` the LPI is in vCPU0's LR (pending) when the MOVI runs and no MSI
+    follows: that one may still arrive on vCPU0, the old target."""
+    setup = MOVED + (["LR vcpu=0 lpi=0 state=pending"] if pending else [])
+    return scenario({"vcpu0": ["MOVI dev=0 ev=0 col=1", "SYNC"]}, setup=setup,
+                    msis=[] if pending else ["dev=0 ev=0"], **TWO_VCPUS)
+
+
+def test_delivery_target_fails_when_movi_does_not_retarget(check: Any, scenario: Any) -> None:
+    r = check("fault:movi_keeps_vcpu", movi_scenario(scenario, pending=False))
+    assert "delivery-target" in r.violated
+    v = next(v for v in r.violations if v.property == "delivery-target")
+    assert any("MOVI" in st.action or "movi" in st.action for st in v.trace.steps) or len(v.trace) > 0
+
+
+def test_delivery_target_holds_for_xen_movi(check: Any, scenario: Any) -> None:
+    assert "delivery-target" not in check("xen-4.10", movi_scenario(scenario, pending=False)).violated
+
+
+def test_delivery_on_the_old_target_of_an_lpi_pending_at_movi_is_allowed(check: Any, scenario: Any) -> None:
+    """The LPI in vCPU0's LR when MOVI completes may be acknowledged on vCPU0 (the old target)."""
+    r = check("xen-4.10", movi_scenario(scenario, pending=True))
+    assert "delivery-target" not in r.violated, r.violated

@@ -66,6 +66,13 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in (
              "An interrupt the device never sent makes the guest's driver handle nonexistent work. Allowed by "
              "name: 'pending-at-discard' (triggers are not cancelled by DISCARD/MAPD V=0, so an LPI already "
              "pending or in an LR when its event was discarded may still arrive, as the thread accepted)."),
+    Property("delivery-target", "assertion", "delivery",
+             "an LPI is delivered only on the vCPU its collection targets, or on an earlier target that still "
+             "owes the delivery of an LPI already pending when the target changed",
+             "GICv3 ITS: MOVI, MAPC re-targeting and MOVALL move the target redistributor; an LPI that is already "
+             "pending (translated) at the old target may still be taken there, every later trigger goes to the new "
+             "target. Delivery elsewhere runs the guest's handler on a CPU it did not route the interrupt to (its "
+             "per-CPU state, affinity and CPU hot-unplug assumptions break)."),
     Property("msi-delivered", "final", "delivery",
              "at rest, every MSI for an event that stayed mapped and enabled has been delivered",
              "LPIs are edge-triggered: one that is dropped is lost for good and the device's driver waits "

@@ -6,10 +6,82 @@ rest of the model. Assertions are ``check`` lines in the model's steps.
 from __future__ import annotations
 
 from itsrace.hyp.lang import final, invariant, pure
-from itsrace.xen.consts import NC, ND, NE, NL, NQ, NV, SCRIPT_LEN
+from itsrace.xen.consts import (
+    BATCH,
+    BATCH_LEN,
+    CMD_A,
+    CMD_B,
+    CMD_C,
+    CMD_D,
+    CMD_OP,
+    MAPC,
+    MAPTI,
+    MOVI,
+    NC,
+    NCOL,
+    ND,
+    NE,
+    NL,
+    NQ,
+    NV,
+    SCRIPT_LEN,
+)
 
 
 # -- predicates --------------------------------------------------------------------------------------
+@pure
+def table_target(dte: tuple[int, ...], itte_lpi: tuple[int, ...], itte_col: tuple[int, ...],
+                 col_vcpu: tuple[int, ...], V: int) -> int:
+    """``delivery-target``: the vCPU vLPI ``V`` targets in the guest's ITS tables (device table,
+    ITT, collection table, as the commands processed so far wrote them); ``NC`` if no mapped
+    event translates to ``V`` or its collection is unmapped."""
+    for q in range(NQ):
+        if dte[q // NE] and itte_lpi[q] == V:
+            return col_vcpu[itte_col[q]] if itte_col[q] < NCOL else NC
+    return NC
+
+
+@pure
+def pending_at(V: int, trig: tuple[int, ...], host_pend: tuple[int, ...], msi_v: tuple[int, ...]) -> bool:
+    """``delivery-target``: vLPI ``V`` may already be pending: a trigger translated to it is not
+    yet delivered, or the device sent an MSI while its event mapped to ``V`` (``msi_v``). An MSI
+    is a posted write: the ITS may have translated it before the re-targeting command, so it
+    may arrive at the old target. The ghost does not record when Xen translated that MSI, so
+    any such MSI grants the allowance (a superset: never a false violation)."""
+    return trig[V - 1] > 0 or any(msi_v[q] == V for q in range(NQ))
+
+
+@pure
+def soon_targets(act: int, b: int, gv_lpi: tuple[int, ...], itte_col: tuple[int, ...], col_vcpu: tuple[int, ...],
+                 V: int) -> int:
+    """``delivery-target``: the vCPUs (bit mask) that the commands of batch ``b``, just written
+    to CWRITER (``act`` > 0), re-target vLPI ``V`` to: the ITS may execute a command at any
+    moment until CREADR passes it, so until then the new target is allowed too (MOVI to a
+    mapped collection, MAPC V=1 of V's collection, MAPTI of V)."""
+    if act == 0:
+        return 0
+    mask = 0
+    for j in range(BATCH_LEN[b]):
+        c = BATCH[b][j]
+        if CMD_OP[c] == MOVI and gv_lpi[CMD_A[c] * NE + CMD_B[c]] == V and col_vcpu[CMD_C[c]] < NC:
+            mask |= 1 << col_vcpu[CMD_C[c]]
+        if CMD_OP[c] == MAPC and CMD_C[c] == 1 and CMD_B[c] < NC:
+            if any(gv_lpi[q] == V and itte_col[q] == CMD_A[c] for q in range(NQ)):
+                mask |= 1 << CMD_B[c]
+        if CMD_OP[c] == MAPTI and CMD_C[c] + 1 == V and col_vcpu[CMD_D[c]] < NC:
+            mask |= 1 << col_vcpu[CMD_D[c]]
+    return mask
+
+
+@pure
+def target_ok(v: int, cur: int, old: int, table: int, soon: tuple[tuple[int, ...], ...], V: int) -> bool:
+    """``delivery-target``: delivering on vCPU ``v`` is allowed: it is the target when the last
+    command completed (``cur``), in the tables now, or the one a command written but not yet
+    completed gives (``soon[u][V - 1]``, per issuing vCPU ``u``), or an earlier target that
+    still owes a delivery (bit ``v`` of ``old``)."""
+    return v == cur or v == table or (old >> v) & 1 == 1 or any((m[V - 1] >> v) & 1 == 1 for m in soon)
+
+
 @pure
 def lr_agrees_ok(alive: tuple[int, ...], irq: tuple[int, ...], tree: tuple[int, ...], visible: tuple[int, ...],
                  pristine: tuple[int, ...], infl: tuple[int, ...], lr: tuple[int, ...], gen: tuple[int, ...],

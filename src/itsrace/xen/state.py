@@ -110,6 +110,9 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("gv_dev", bool, ND, "ghost: the guest's view: device mapped by a completed MAPD")
     var("gv_dirty", bool, NV, "ghost: the guest changed the property entry and has not yet issued INV")
     var("dev_gone", bool, ND, "ghost: MAPD V=0 completed for the device (and no MAPD V=1 since)")
+    var("dt_cur", range(NC + 1), NV, "ghost: the vLPI's target vCPU when the last command completed (NC: none)")
+    var("dt_old", range(1 << NC), NV, "ghost: earlier targets (bit per vCPU) that may still get one delivery")
+    var("dt_soon", range(1 << NC), (NC, NV), "ghost: targets the commands this vCPU wrote and Xen has not completed give")
     m.set_lock_order(LOCK_ORDER)
 
 
@@ -130,6 +133,7 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "exits_left": [K["MAX_EXITS"]] * NC, "cmds_left": K["MAX_CMDS"],
         "lr_own": [[0] * NL for _ in range(NC)], "lr_gen": [[0] * NL for _ in range(NC)],
         "trig": [0] * NV, "msi_v": [0] * NQ, "owed": [0] * NQ, "gv_lpi": [0] * NQ, "gv_dev": [0] * ND, "dev_gone": [0] * ND,
+        "dt_cur": [NC] * NV, "dt_old": [0] * NV, "dt_soon": [[0] * NV for _ in range(NC)],
     }
     return s
 
@@ -157,6 +161,9 @@ def setup_mapc(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> 
     """MAPC: the collection table entry."""
     col, vcpu, valid = c.args
     s["col_vcpu"][col] = vcpu if valid else K["NC"]
+    for q, V in enumerate(s["itte_lpi"]):  # ghost: the delivery target of what it maps
+        if V and s["itte_col"][q] == col:
+            s["dt_cur"][V - 1] = s["col_vcpu"][col]
 
 
 @setup
@@ -191,6 +198,7 @@ def setup_mapti(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) ->
     s["p_lr"][q] = 0
     s["tree"][lpi] = q + 1
     s["gv_lpi"][q] = V
+    s["dt_cur"][lpi] = s["col_vcpu"][col]
 
 
 @setup
