@@ -72,3 +72,23 @@ def test_delivery_on_the_old_target_of_an_lpi_pending_at_movi_is_allowed(check: 
     """The LPI in vCPU0's LR when MOVI completes may be acknowledged on vCPU0 (the old target)."""
     r = check("xen-4.10", movi_scenario(scenario, pending=True))
     assert "delivery-target" not in r.violated, r.violated
+
+
+# -- lockset -------------------------------------------------------------------------------------------
+def test_lockset_fails_when_movi_skips_the_vgic_lock(check: Any, scenario: Any) -> None:
+    sc = scenario({"vcpu0": ["MOVI dev=0 ev=0 col=1"]}, setup=MOVED, **TWO_VCPUS)
+    assert "lockset" in check("fault:movi_unlocked", sc).violated
+    assert "lockset" not in check("xen-4.10", sc).violated
+
+
+def test_lockset_fails_when_kvm_updates_config_without_irq_lock(check: Any) -> None:
+    """MAPTI runs update_lpi_config (vgic_add_lpi): without irq_lock, a lockset violation."""
+    assert "lockset" in check("fault:kvm_config_unlocked", "discard-mapti-in-lr").violated
+    assert "lockset" not in check("kvm", "discard-mapti-in-lr").violated
+
+
+def test_lockset_holds_on_the_shipped_small_scenarios(check: Any) -> None:
+    """Every lock-free access the base models make is marked (and cites its C construct)."""
+    for base in ("xen-4.10", "kvm"):
+        for sc in ("discard-vs-lpi", "sync-vs-inject", "movi-then-discard", "unmap-device-in-lr"):
+            assert "lockset" not in check(base, sc).violated, (base, sc)

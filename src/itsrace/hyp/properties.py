@@ -61,6 +61,13 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in (
              "a pending_irq's list links are only changed under the lock of the vCPU whose lists hold it",
              "inflight_irqs and lr_pending are protected by their vCPU's vgic lock; changing them under another "
              "vCPU's lock races with that vCPU's gic_update_one_lr/gic_restore_pending_irqs and corrupts lists."),
+    Property("lockset", "assertion", "architecture",
+             "every access of a pending_irq (KVM: vgic_irq) field holds the lock its declaration names, "
+             "unless the model marks it lock-free (ACCESS_ONCE/READ_ONCE, atomic bit operations, an object "
+             "no other CPU can reach yet)",
+             "Xen: the vgic lock protects the pending_irq state and the lr_queue/inflight links (vgic.h); KVM: "
+             "irq_lock protects the content of struct vgic_irq (arm_vgic.h). A plain access without it races "
+             "with the CPU that holds it: torn or stale decisions (which vCPU, which LR, whether queued)."),
     Property("spurious-delivery", "assertion", "delivery",
              "the guest acknowledges a vLPI only after a trigger (MSI, INT) that translated to it",
              "An interrupt the device never sent makes the guest's driver handle nonexistent work. Allowed by "

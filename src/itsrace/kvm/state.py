@@ -38,6 +38,10 @@ from itsrace.hyp.scenario import LR_ACTIVE_STATE, Command, LrStep, Scenario, Sce
 LOCK_ORDER = ["cmd_lock", "its_lock", "xa_lock", "ap_list_lock0", "ap_list_lock1", "irq_lock"]
 
 #: the variables that are fields of ``struct vgic_irq`` (with its allocation flag and its lock)
+#: the C fields of struct vgic_irq that irq_lock protects (lockset). ``o_vcpu`` (irq->vcpu) is
+#: left out: it also encodes ap_list membership, which the vCPU's ap_list_lock protects and
+#: ``list-lock`` checks (a list walk reads it under ap_list_lock only, as vgic.c does)
+VGIC_IRQ_LOCKED = ("o_pending", "o_enabled", "o_prio", "o_active", "o_target")
 VGIC_IRQ_FIELDS = ("o_alive", "o_ref", "o_pending", "o_enabled", "o_prio", "o_active", "o_target", "o_vcpu",
                    "irq_lock")
 
@@ -101,6 +105,10 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("gv_dev", bool, ND, "ghost: the guest's view: device mapped by a completed MAPD")
     var("gv_dirty", bool, NV, "ghost: the guest changed the property entry and has not yet issued INV")
     var("dev_gone", bool, ND, "ghost: MAPD V=0 completed for the device (and no MAPD V=1 since)")
+    # lockset: arm_vgic.h, struct vgic_irq: "raw_spinlock_t irq_lock; /* Protects the content
+    # of the struct */". refcount is a refcount_t (atomic by type) and not declared here.
+    # Lock-free accesses the code makes on purpose are marked lockfree() where they happen.
+    m.protected_by("irq_lock", *VGIC_IRQ_LOCKED, index="same")
     m.set_lock_order(LOCK_ORDER)
 
 

@@ -42,6 +42,10 @@ LOCK_ORDER = ["vcmd_lock", "its_lock", "devs_lock", "vgic_lock", "tree_lock"]
 #: the variables that are fields of ``struct pending_irq`` (with its ghost allocation identity)
 PENDING_IRQ_FIELDS = ("p_alive", "p_gen", "p_heads", "p_queued", "p_active", "p_visible", "p_enabled", "p_pristine",
                       "p_irq", "p_lr", "p_prio", "p_lpiprio", "p_vcpu", "p_infl", "p_lrq")
+#: the C fields of struct pending_irq (the status bits, irq, lr, priority, lpi_priority,
+#: lpi_vcpu_id, the inflight and lr_queue links), each protected by the vgic lock (lockset)
+PENDING_IRQ_LOCKED = ("p_queued", "p_active", "p_visible", "p_enabled", "p_pristine", "p_irq", "p_lr", "p_prio",
+                      "p_lpiprio", "p_vcpu", "p_infl", "p_lrq")
 
 
 def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
@@ -113,6 +117,12 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("dt_cur", range(NC + 1), NV, "ghost: the vLPI's target vCPU when the last command completed (NC: none)")
     var("dt_old", range(1 << NC), NV, "ghost: earlier targets (bit per vCPU) that may still get one delivery")
     var("dt_soon", range(1 << NC), (NC, NV), "ghost: targets the commands this vCPU wrote and Xen has not completed give")
+    # lockset: struct pending_irq's fields are protected by the vgic lock (vgic.h: "lr_pending is
+    # a per vcpu queue, therefore lr_queue accesses are protected with the vgic lock"; the
+    # vgic lock covers the pending_irq state and the inflight/lr_pending lists). The comments
+    # name no vCPU for the other fields, so holding some vCPU's vgic lock is what is checked;
+    # the list links have the exact check (list-lock). Lock-free accesses are marked lockfree().
+    m.protected_by("vgic_lock", *PENDING_IRQ_LOCKED, index="any")
     m.set_lock_order(LOCK_ORDER)
 
 

@@ -303,6 +303,15 @@ class CTranslator:
     def builtin(self, fname: str, args: list[ast.expr]) -> CVal:
         if fname in ("_ix", "_ixp"):
             raise Unsupported(f"{fname} outside a subscript")
+        if fname == "_lk" and len(args) == 3:
+            # a field read that needs a lock (lockset): the value first, then the lock test
+            try:
+                k = ast.literal_eval(args[2])
+            except ValueError as exc:
+                raise Unsupported("_lk with a computed property") from exc
+            self.uses_check = True
+            t = self.tmp()
+            return f"({{ int64_t {t} = {self.scalar(args[0])}; if (!{self.truth(args[1])}) {{ cfail = {int(k)}; goto failed; }} {t}; }})"
         if fname == "bool" and len(args) == 1:
             return f"({self.truth(args[0])})"
         if fname == "int" and len(args) == 1:
