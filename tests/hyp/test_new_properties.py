@@ -92,3 +92,30 @@ def test_lockset_holds_on_the_shipped_small_scenarios(check: Any) -> None:
     for base in ("xen-4.10", "kvm"):
         for sc in ("discard-vs-lpi", "sync-vs-inject", "movi-then-discard", "unmap-device-in-lr"):
             assert "lockset" not in check(base, sc).violated, (base, sc)
+
+
+# -- command-error -------------------------------------------------------------------------------------
+UNMAPPED_COL = ["MAPD dev=0", "MAPC col=0 vcpu=0", "MAPTI dev=0 ev=0 lpi=0 col=0"]
+
+
+def test_command_error_fails_when_a_rejected_movi_changes_the_itt(check: Any, scenario: Any) -> None:
+    """MOVI to collection 1, which is not mapped: the architecture rejects it."""
+    sc = scenario({"vcpu0": ["MOVI dev=0 ev=0 col=1"]}, setup=UNMAPPED_COL, **TWO_VCPUS)
+    assert "command-error" in check("fault:movi_writes_unmapped", sc).violated
+    assert "command-error" not in check("xen-4.10", sc).violated
+
+
+def test_command_error_is_not_about_accepted_commands(check: Any, scenario: Any) -> None:
+    """The same fault with collection 1 mapped: MOVI is accepted, its effect is allowed."""
+    sc = scenario({"vcpu0": ["MOVI dev=0 ev=0 col=1"]}, setup=MOVED, **TWO_VCPUS)
+    assert "command-error" not in check("fault:movi_writes_unmapped", sc).violated
+
+
+def test_command_error_holds_for_xen_on_rejected_commands(check: Any, scenario: Any) -> None:
+    """DISCARD and INT of an unmapped event, MAPTI on an unmapped device: rejected, nothing changes."""
+    sc = scenario({"vcpu0": ["DISCARD dev=0 ev=1", "INT dev=0 ev=1", "MAPTI dev=1 ev=0 lpi=1 col=0"]},
+                  setup=MAPPED2, devices=2, events=2, vlpis=2)
+    assert "command-error" not in check("xen-4.10", sc).violated
+
+
+MAPPED2 = ["MAPD dev=0", "MAPC col=0 vcpu=0", "MAPTI dev=0 ev=0 lpi=0 col=0"]

@@ -61,6 +61,12 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in (
              "a pending_irq's list links are only changed under the lock of the vCPU whose lists hold it",
              "inflight_irqs and lr_pending are protected by their vCPU's vgic lock; changing them under another "
              "vCPU's lock races with that vCPU's gic_update_one_lr/gic_restore_pending_irqs and corrupts lists."),
+    Property("command-error", "assertion", "architecture",
+             "a command the architecture rejects changes nothing the guest can see: every event's ITT entry, "
+             "its collection's vCPU, and how an MSI of it is translated (vLPI and target vCPU)",
+             "GICv3 ITS: a command error (unmapped device, interrupt or collection) leaves the ITS state alone (the "
+             "command is ignored, or the queue stalls). A hypervisor that half-executes a rejected command leaves "
+             "mappings the guest never made, or removes ones it relies on."),
     Property("lockset", "assertion", "architecture",
              "every access of a pending_irq (KVM: vgic_irq) field holds the lock its declaration names, "
              "unless the model marks it lock-free (ACCESS_ONCE/READ_ONCE, atomic bit operations, an object "

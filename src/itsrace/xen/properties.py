@@ -9,11 +9,16 @@ from itsrace.hyp.lang import final, invariant, pure
 from itsrace.xen.consts import (
     BATCH,
     BATCH_LEN,
+    CLEAR,
     CMD_A,
     CMD_B,
     CMD_C,
     CMD_D,
     CMD_OP,
+    DISCARD,
+    INT,
+    INV,
+    INVALL,
     MAPC,
     MAPTI,
     MOVI,
@@ -39,6 +44,50 @@ def table_target(dte: tuple[int, ...], itte_lpi: tuple[int, ...], itte_col: tupl
         if dte[q // NE] and itte_lpi[q] == V:
             return col_vcpu[itte_col[q]] if itte_col[q] < NCOL else NC
     return NC
+
+
+@pure
+def gv_code(q: int, dte: tuple[int, ...], itte_lpi: tuple[int, ...], itte_col: tuple[int, ...],
+            col_vcpu: tuple[int, ...], host_lpi: tuple[int, ...], tree: tuple[int, ...], p_vcpu: tuple[int, ...]) -> int:
+    """``command-error``: what the guest can see of event ``q``, as one number: its ITT entry in
+    guest memory (the vLPI, 0 if none or the device is unmapped, and the vCPU of its collection)
+    and how an MSI of the event is translated now (the host entry's vLPI, and the vCPU Xen
+    injects it on: ``lpi_vcpu_id`` of the vLPI's pending_irq)."""
+    v_itt = itte_lpi[q] if dte[q // NE] else 0
+    c = col_vcpu[itte_col[q]] if itte_col[q] < NCOL else NC
+    h = host_lpi[q]
+    t = NC
+    if h > 0 and tree[h - 1] != 0:
+        t = p_vcpu[tree[h - 1] - 1]
+    return ((v_itt * (NC + 1) + c) * (NV + 2) + (h + 1)) * (NC + 1) + t
+
+
+def gv_codes(K: dict[str, int]) -> int:
+    """How many values :func:`gv_code` can take for the scenario's sizes ``K``."""
+    return (K["NV"] + 1) * (K["NC"] + 1) * (K["NV"] + 2) * (K["NC"] + 1)
+
+
+@pure
+def cmd_rejected(cmd: int, snap: tuple[int, ...], dte: tuple[int, ...], col_vcpu: tuple[int, ...]) -> bool:
+    """``command-error``: does the architecture reject command ``cmd``, judged from the tables as
+    they were when it was issued (``snap``, the codes of :func:`gv_code`)? MAPTI on an unmapped
+    device; DISCARD, MOVI, INT, CLEAR, INV on an event the ITT does not map (UNMAPPED_INTERRUPT);
+    MOVI to or from an unmapped collection (UNMAPPED_COLLECTION); INVALL of an unmapped
+    collection. (A MAPTI of an event already mapped is UNPREDICTABLE, not rejected.)"""
+    op = CMD_OP[cmd]
+    if op == MAPTI:
+        return not dte[CMD_A[cmd]]
+    if op == INVALL:
+        return col_vcpu[CMD_A[cmd]] >= NC
+    if op in (DISCARD, MOVI, INT, CLEAR, INV):
+        code = snap[CMD_A[cmd] * NE + CMD_B[cmd]]
+        itt = code // (NC + 1) // (NV + 2)  # v_itt * (NC + 1) + c
+        v_itt, c_old = itt // (NC + 1), itt % (NC + 1)
+        if v_itt == 0:
+            return True
+        if op == MOVI:
+            return c_old >= NC or col_vcpu[CMD_C[cmd]] >= NC
+    return False
 
 
 @pure

@@ -36,6 +36,7 @@ from itsrace.hyp.scenario import (
     Scenario,
     ScenarioError,
 )
+from itsrace.xen.properties import gv_codes
 
 LOCK_ORDER = ["vcmd_lock", "its_lock", "devs_lock", "vgic_lock", "tree_lock"]
 
@@ -117,6 +118,7 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("dt_cur", range(NC + 1), NV, "ghost: the vLPI's target vCPU when the last command completed (NC: none)")
     var("dt_old", range(1 << NC), NV, "ghost: earlier targets (bit per vCPU) that may still get one delivery")
     var("dt_soon", range(1 << NC), (NC, NV), "ghost: targets the commands this vCPU wrote and Xen has not completed give")
+    var("ce_snap", range(gv_codes(K)), NQ, "ghost: what the guest could see of each event when the last command completed")
     # lockset: struct pending_irq's fields are protected by the vgic lock (vgic.h: "lr_pending is
     # a per vcpu queue, therefore lr_queue accesses are protected with the vgic lock"; the
     # vgic lock covers the pending_irq state and the inflight/lr_pending lists). The comments
@@ -145,7 +147,23 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "trig": [0] * NV, "msi_v": [0] * NQ, "owed": [0] * NQ, "gv_lpi": [0] * NQ, "gv_dev": [0] * ND, "dev_gone": [0] * ND,
         "dt_cur": [NC] * NV, "dt_old": [0] * NV, "dt_soon": [[0] * NV for _ in range(NC)],
     }
+    resnap(s, K)
     return s
+
+
+def resnap(s: dict[str, Any], K: dict[str, Any]) -> None:
+    """``ce_snap`` (command-error) after a setup step: what the guest can see of each event."""
+    NE, NC, NV, NCOL = K["NE"], K["NC"], K["NV"], K["NCOL"]
+    snap = []
+    for q in range(K["NQ"]):
+        v_itt = s["itte_lpi"][q] if s["dte"][q // NE] else 0
+        c = s["col_vcpu"][s["itte_col"][q]] if s["itte_col"][q] < NCOL else NC
+        h = s["host_lpi"][q]
+        t = NC
+        if h > 0 and s["tree"][h - 1] != 0:
+            t = s["p_vcpu"][s["tree"][h - 1] - 1]
+        snap.append(((v_itt * (NC + 1) + c) * (NV + 2) + (h + 1)) * (NC + 1) + t)
+    s["ce_snap"] = snap
 
 
 # -- setup steps: what a sequential, race-free run of the Xen code leaves ----------------------------
@@ -164,6 +182,7 @@ def setup_mapd(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> 
         q = d * K["NE"] + ev
         s["p_alive"][q] = 1
         s["host_lpi"][q] = 0
+    resnap(s, K)
 
 
 @setup
@@ -174,6 +193,7 @@ def setup_mapc(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> 
     for q, V in enumerate(s["itte_lpi"]):  # ghost: the delivery target of what it maps
         if V and s["itte_col"][q] == col:
             s["dt_cur"][V - 1] = s["col_vcpu"][col]
+    resnap(s, K)
 
 
 @setup
@@ -209,6 +229,7 @@ def setup_mapti(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) ->
     s["tree"][lpi] = q + 1
     s["gv_lpi"][q] = V
     s["dt_cur"][lpi] = s["col_vcpu"][col]
+    resnap(s, K)
 
 
 @setup

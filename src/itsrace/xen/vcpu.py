@@ -76,7 +76,14 @@ from itsrace.xen.its_cmds import (
 )
 from itsrace.xen.lr import gic_clear_lrs, gic_inject
 from itsrace.xen.pending_irq import lr_pending_empty
-from itsrace.xen.properties import pending_at, soon_targets, table_target, target_ok
+from itsrace.xen.properties import (
+    cmd_rejected,
+    gv_code,
+    pending_at,
+    soon_targets,
+    table_target,
+    target_ok,
+)
 
 
 @pure
@@ -159,6 +166,13 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
         cmd: range(NCMD) = BATCH[b][j]
         its_handle_command(self, s, cpu, cmd)
         with atomic():  # write_u64_atomic(&its->creadr, ...): the command is consumed
+            # ghost (command-error): a command the architecture rejects changed nothing the guest
+            # can see (ce_snap: each event's view when the previous command completed)
+            check(not cmd_rejected(cmd, s.ce_snap, s.dte, s.col_vcpu) or all(
+                gv_code(q, s.dte, s.itte_lpi, s.itte_col, s.col_vcpu, s.host_lpi, s.tree, s.p_vcpu) == s.ce_snap[q]
+                for q in range(NQ)), "command-error")
+            for q in range(NQ):
+                s.ce_snap[q] = gv_code(q, s.dte, s.itte_lpi, s.itte_col, s.col_vcpu, s.host_lpi, s.tree, s.p_vcpu)
             # ghost: what the guest may now expect, from its own view of the commands it issued
             if CMD_OP[cmd] == MAPD:
                 if CMD_B[cmd] == 1:
