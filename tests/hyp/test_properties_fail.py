@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import test_new_properties as _new_properties
+
 MAPPED = ["MAPD dev=0", "MAPC col=0 vcpu=0", "MAPTI dev=0 ev=0 lpi=0 col=0"]
 LR0 = [*MAPPED, "LR vcpu=0 lpi=0"]
 
@@ -161,6 +163,7 @@ COVERED = {
     "queue-consumed": test_queue_consumed_fails_when_a_failing_command_stalls_the_queue,
     "deadlock": test_deadlock_real_xen_mapti_on_pcpu0,
     "lock-order": test_lock_order,
+    "delivery-target": _new_properties.test_delivery_target_fails_when_movi_does_not_retarget,
 }
 
 

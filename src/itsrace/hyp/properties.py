@@ -61,11 +61,31 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in (
              "a pending_irq's list links are only changed under the lock of the vCPU whose lists hold it",
              "inflight_irqs and lr_pending are protected by their vCPU's vgic lock; changing them under another "
              "vCPU's lock races with that vCPU's gic_update_one_lr/gic_restore_pending_irqs and corrupts lists."),
+    Property("command-error", "assertion", "architecture",
+             "a command the architecture rejects changes nothing the guest can see: every event's ITT entry, "
+             "its collection's vCPU, and how an MSI of it is translated (vLPI and target vCPU)",
+             "GICv3 ITS: a command error (unmapped device, interrupt or collection) leaves the ITS state alone (the "
+             "command is ignored, or the queue stalls). A hypervisor that half-executes a rejected command leaves "
+             "mappings the guest never made, or removes ones it relies on."),
+    Property("lockset", "assertion", "architecture",
+             "every access of a pending_irq (KVM: vgic_irq) field holds the lock its declaration names, "
+             "unless the model marks it lock-free (ACCESS_ONCE/READ_ONCE, atomic bit operations, an object "
+             "no other CPU can reach yet)",
+             "Xen: the vgic lock protects the pending_irq state and the lr_queue/inflight links (vgic.h); KVM: "
+             "irq_lock protects the content of struct vgic_irq (arm_vgic.h). A plain access without it races "
+             "with the CPU that holds it: torn or stale decisions (which vCPU, which LR, whether queued)."),
     Property("spurious-delivery", "assertion", "delivery",
              "the guest acknowledges a vLPI only after a trigger (MSI, INT) that translated to it",
              "An interrupt the device never sent makes the guest's driver handle nonexistent work. Allowed by "
              "name: 'pending-at-discard' (triggers are not cancelled by DISCARD/MAPD V=0, so an LPI already "
              "pending or in an LR when its event was discarded may still arrive, as the thread accepted)."),
+    Property("delivery-target", "assertion", "delivery",
+             "an LPI is delivered only on the vCPU its collection targets, or on an earlier target that still "
+             "owes the delivery of an LPI already pending when the target changed",
+             "GICv3 ITS: MOVI, MAPC re-targeting and MOVALL move the target redistributor; an LPI that is already "
+             "pending (translated) at the old target may still be taken there, every later trigger goes to the new "
+             "target. Delivery elsewhere runs the guest's handler on a CPU it did not route the interrupt to (its "
+             "per-CPU state, affinity and CPU hot-unplug assumptions break)."),
     Property("msi-delivered", "final", "delivery",
              "at rest, every MSI for an event that stayed mapped and enabled has been delivered",
              "LPIs are edge-triggered: one that is dropped is lost for good and the device's driver waits "

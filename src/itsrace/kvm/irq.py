@@ -12,9 +12,13 @@ after its section is a *counted* reference, or a bug: every dereference checks `
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, check, spin_lock, spin_unlock
+from itsrace.engine.lang.process import atomic, check, lockfree, spin_lock, spin_unlock
 from itsrace.hyp.lang import procedure, pure
 from itsrace.kvm.consts import NO, NPOOL, NQ, NV
+
+# lockset: the model's writes that stand for an allocation or a free touch no live object
+FREED = "kfree_rcu/kfree of a vgic_irq with refcount 0 that no index or list reaches (the model zeroes the slot)"
+UNPUBLISHED = "kzalloc in vgic_add_lpi, before __xa_store: no other CPU reaches the object yet"
 
 
 @pure
@@ -77,11 +81,11 @@ def vgic_release_lpi_locked(self, s, o: range(NO)):
         s.xa[OINTID(o) - 1] = 0
         s.o_alive[o] = 0
         s.o_ref[o] = 0
-        s.o_pending[o] = 0
-        s.o_enabled[o] = 0
-        s.o_prio[o] = 0
-        s.o_active[o] = 0
-        s.o_target[o] = 0
+        s.o_pending[o] = lockfree(0, FREED)
+        s.o_enabled[o] = lockfree(0, FREED)
+        s.o_prio[o] = lockfree(0, FREED)
+        s.o_active[o] = lockfree(0, FREED)
+        s.o_target[o] = lockfree(0, FREED)
         s.o_vcpu[o] = 0
 
 

@@ -13,11 +13,19 @@ and DISCARD) are not modelled: nothing reads them between save and restore.
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, check, spin_lock, spin_unlock
+from itsrace.engine.lang.process import atomic, check, lockfree, spin_lock, spin_unlock
 from itsrace.hyp.lang import procedure
 from itsrace.kvm.cache import vgic_its_cache_translation, vgic_its_invalidate_cache
 from itsrace.kvm.consts import NC, NCOL, ND, NE, NO, NPRIO, NQ, NV, TRIG_MAX
-from itsrace.kvm.irq import OINTID, free_slot, referenced, vgic_get_lpi, vgic_put_irq
+from itsrace.kvm.irq import (
+    FREED,
+    OINTID,
+    UNPUBLISHED,
+    free_slot,
+    referenced,
+    vgic_get_lpi,
+    vgic_put_irq,
+)
 from itsrace.kvm.vgic import vgic_queue_irq_unlock
 
 
@@ -37,7 +45,7 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
         if n != 0:
             s.o_alive[n - 1] = 1
             s.o_ref[n - 1] = 1
-            s.o_target[n - 1] = vc
+            s.o_target[n - 1] = lockfree(vc, UNPUBLISHED)
     if n == 0:
         return 0
     spin_lock(s.xa_lock)
@@ -49,7 +57,7 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
             s.o_ref[old - 1] = s.o_ref[old - 1] + 1
             s.o_alive[n - 1] = 0  # kfree(irq): never published
             s.o_ref[n - 1] = 0
-            s.o_target[n - 1] = 0
+            s.o_target[n - 1] = lockfree(0, FREED)
             n = old
         else:
             s.xa[V - 1] = n
@@ -57,11 +65,11 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
                 check(not referenced(old - 1, s.o_vcpu, s.ite, s.ite_irq, s.cache), "free-while-referenced")
                 s.o_alive[old - 1] = 0
                 s.o_ref[old - 1] = 0
-                s.o_pending[old - 1] = 0
-                s.o_enabled[old - 1] = 0
-                s.o_prio[old - 1] = 0
-                s.o_active[old - 1] = 0
-                s.o_target[old - 1] = 0
+                s.o_pending[old - 1] = lockfree(0, FREED)
+                s.o_enabled[old - 1] = lockfree(0, FREED)
+                s.o_prio[old - 1] = lockfree(0, FREED)
+                s.o_active[old - 1] = lockfree(0, FREED)
+                s.o_target[old - 1] = lockfree(0, FREED)
                 s.o_vcpu[old - 1] = 0
     spin_unlock(s.xa_lock)
     update_lpi_config(self, s, n - 1, NC)
@@ -99,7 +107,8 @@ def vgic_v3_lpi_sync_pending_status(self, s, o: range(NO)):
     one read, pending_latch := that bit and queue."""
     with atomic():  # vcpu = irq->target_vcpu; if (!vcpu) return 0; kvm_read_guest_lock(pending byte)
         check(s.o_alive[o] == 1, "use-after-free")
-        pv: range(NC + 1) = s.o_target[o]
+        pv: range(NC + 1) = lockfree(s.o_target[o], "optimistic read of irq->target_vcpu, re-checked under "
+                                                  "irq_lock (the retry loop below)")
     while pv != NC:
         spin_lock(s.irq_lock[o])
         with atomic():  # irq->target_vcpu != vcpu: unlock and retry

@@ -37,6 +37,14 @@ from itsrace.hyp.scenario import LR_ACTIVE_STATE, Command, LrStep, Scenario, Sce
 #: config_lock are outside the model.
 LOCK_ORDER = ["cmd_lock", "its_lock", "xa_lock", "ap_list_lock0", "ap_list_lock1", "irq_lock"]
 
+#: the variables that are fields of ``struct vgic_irq`` (with its allocation flag and its lock)
+#: the C fields of struct vgic_irq that irq_lock protects (lockset). ``o_vcpu`` (irq->vcpu) is
+#: left out: it also encodes ap_list membership, which the vCPU's ap_list_lock protects and
+#: ``list-lock`` checks (a list walk reads it under ap_list_lock only, as vgic.c does)
+VGIC_IRQ_LOCKED = ("o_pending", "o_enabled", "o_prio", "o_active", "o_target")
+VGIC_IRQ_FIELDS = ("o_alive", "o_ref", "o_pending", "o_enabled", "o_prio", "o_active", "o_target", "o_vcpu",
+                   "irq_lock")
+
 
 def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     """Declare every variable of the model with its initial value from ``init``."""
@@ -55,6 +63,9 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("o_target", range(NC + 1), NO, "irq->target_vcpu (NC = NULL)")
     var("o_vcpu", range(NC + 1), NO, "irq->vcpu + 1: on that vCPU's ap_list (0 = NULL, on none)")
     m.spinlock("irq_lock", NO, doc="irq->irq_lock (raw spinlock)")
+    # struct vgic_irq is reached through pointers (slot + 1: NULL maps to index -1): indexing
+    # its fields with a NULL pointer is a null-deref violation (the engine checks every access)
+    m.objects(*VGIC_IRQ_FIELDS, null_index=-1)
     # the distributor's LPI index
     var("xa", range(NO + 1), NV, "dist->lpi_xa: INTID -> slot + 1 (0 = no entry)")
     m.spinlock("xa_lock", doc="dist->lpi_xa.xa_lock")
@@ -94,6 +105,10 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("gv_dev", bool, ND, "ghost: the guest's view: device mapped by a completed MAPD")
     var("gv_dirty", bool, NV, "ghost: the guest changed the property entry and has not yet issued INV")
     var("dev_gone", bool, ND, "ghost: MAPD V=0 completed for the device (and no MAPD V=1 since)")
+    # lockset: arm_vgic.h, struct vgic_irq: "raw_spinlock_t irq_lock; /* Protects the content
+    # of the struct */". refcount is a refcount_t (atomic by type) and not declared here.
+    # Lock-free accesses the code makes on purpose are marked lockfree() where they happen.
+    m.protected_by("irq_lock", *VGIC_IRQ_LOCKED, index="same")
     m.set_lock_order(LOCK_ORDER)
 
 

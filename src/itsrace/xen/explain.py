@@ -36,7 +36,7 @@ from itsrace.xen.srcmap import TREE, locate, split_annotation
 
 LR_STATES = ("invalid", "pending", "active", "pending+active")
 # the checker's own records (ghosts) and the scenario's bounds: not Xen state
-GHOSTS = re.compile(r"^(lr_own|lr_gen|trig|msi_v|owed|gv_lpi|gv_dev|gv_dirty|dev_gone|msi_left|exits_left|"
+GHOSTS = re.compile(r"^(lr_own|lr_gen|trig|msi_v|owed|gv_lpi|gv_dev|gv_dirty|dev_gone|dt_cur|dt_old|dt_soon|ce_snap|msi_left|exits_left|"
                     r"cmd_next)\[|^cmds_left$")
 CONTROL = re.compile(r"^(pc_|irqs_off|in_irq)")
 LOCK_CALL = re.compile(r"^(spin_lock|spin_unlock|read_lock|read_unlock|write_lock|write_unlock|local_irq)")

@@ -22,6 +22,7 @@ from itsrace.engine.lang.process import (
     atomic,
     await_,
     check,
+    lockfree,
     read_lock,
     read_unlock,
     spin_lock,
@@ -52,6 +53,11 @@ from itsrace.xen.pending_irq import (
     tree_ptr,
 )
 from itsrace.xen.vgic import vgic_vcpu_inject_lpi
+
+# lockset: the C writes these pending_irq fields without a vgic lock, on purpose (lockfree())
+XZALLOC = "xzalloc(pend_irqs) in gicv3_its_map_guest_device: a new array, not yet reachable"
+UNPUBLISHED = ("vgic_init_pending_irq + field stores in its_handle_mapti (vgic-v3-its.c:762) before "
+               "radix_tree_insert (vgic-v3-its.c:785): not yet reachable through the tree")
 
 
 @pure
@@ -197,18 +203,18 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
                 for e in range(NE):
                     s.p_alive[dev * NE + e] = 1
                     s.p_heads[dev * NE + e] = 0
-                    s.p_queued[dev * NE + e] = 0
-                    s.p_active[dev * NE + e] = 0
-                    s.p_visible[dev * NE + e] = 0
-                    s.p_enabled[dev * NE + e] = 0
-                    s.p_pristine[dev * NE + e] = 0
-                    s.p_irq[dev * NE + e] = 0
-                    s.p_lr[dev * NE + e] = 0
-                    s.p_prio[dev * NE + e] = 0
-                    s.p_lpiprio[dev * NE + e] = 0
-                    s.p_vcpu[dev * NE + e] = 0
-                    s.p_infl[dev * NE + e] = 0
-                    s.p_lrq[dev * NE + e] = 0
+                    s.p_queued[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_active[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_visible[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_enabled[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_pristine[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_irq[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_lr[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_prio[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_lpiprio[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_vcpu[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_infl[dev * NE + e] = lockfree(0, XZALLOC)
+                    s.p_lrq[dev * NE + e] = lockfree(0, XZALLOC)
             spin_unlock(s.devs_lock)
         if busy:
             return 1
@@ -297,16 +303,16 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new identity
         pi = PTR(SLOT(pi), s.p_gen[SLOT(pi)])
         s.p_heads[SLOT(pi)] = 1
-        s.p_queued[SLOT(pi)] = 0
-        s.p_active[SLOT(pi)] = 0
-        s.p_visible[SLOT(pi)] = 0
-        s.p_lr[SLOT(pi)] = 0
-        s.p_prio[SLOT(pi)] = 0
-        s.p_irq[SLOT(pi)] = V
-        s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
-        s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
-        s.p_vcpu[SLOT(pi)] = vc
-        s.p_pristine[SLOT(pi)] = 1
+        s.p_queued[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_active[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_visible[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_lr[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_prio[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_irq[SLOT(pi)] = lockfree(V, UNPUBLISHED)
+        s.p_enabled[SLOT(pi)] = lockfree(s.prop_en[V - 1], UNPUBLISHED)
+        s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
+        s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
+        s.p_pristine[SLOT(pi)] = lockfree(1, UNPUBLISHED)
     with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer

@@ -36,8 +36,17 @@ from itsrace.hyp.scenario import (
     Scenario,
     ScenarioError,
 )
+from itsrace.xen.properties import gv_codes
 
 LOCK_ORDER = ["vcmd_lock", "its_lock", "devs_lock", "vgic_lock", "tree_lock"]
+
+#: the variables that are fields of ``struct pending_irq`` (with its ghost allocation identity)
+PENDING_IRQ_FIELDS = ("p_alive", "p_gen", "p_heads", "p_queued", "p_active", "p_visible", "p_enabled", "p_pristine",
+                      "p_irq", "p_lr", "p_prio", "p_lpiprio", "p_vcpu", "p_infl", "p_lrq")
+#: the C fields of struct pending_irq (the status bits, irq, lr, priority, lpi_priority,
+#: lpi_vcpu_id, the inflight and lr_queue links), each protected by the vgic lock (lockset)
+PENDING_IRQ_LOCKED = ("p_queued", "p_active", "p_visible", "p_enabled", "p_pristine", "p_irq", "p_lr", "p_prio",
+                      "p_lpiprio", "p_vcpu", "p_infl", "p_lrq")
 
 
 def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
@@ -68,6 +77,10 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("p_vcpu", range(NC + 1), NQ, "p->lpi_vcpu_id (NC = INVALID_VCPU_ID)")
     var("p_infl", range(NC + 1), NQ, "on vCPU (value - 1)'s inflight_irqs; 0: p->inflight empty")
     var("p_lrq", range(NC + 1), NQ, "on vCPU (value - 1)'s lr_pending; 0: p->lr_queue empty")
+    # the fields of struct pending_irq are reached through pointers (``SLOT(r)``: NULL maps to
+    # index -1): indexing them with a NULL pointer is a null-deref violation (the engine checks
+    # every access)
+    m.objects(*PENDING_IRQ_FIELDS, null_index=-1)
     # domain
     var("tree", range(NQ + 1), NV, "pend_lpi_tree: vLPI -> slot + 1 (0: not in the tree)")
     m.spinlock("vcmd_lock", doc="its->vcmd_lock: serialises command processing")
@@ -105,6 +118,16 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("dev_gone", bool, ND, "ghost: MAPD V=0 completed for the device (and no MAPD V=1 since)")
     var("rw_left", bool, max(1, K["NRW"]), "Dom0 may still make this rewrite of its ITS tables ([guest] rewrites)")
     var("gv_wild", bool, (), "ghost: Dom0 wrote an ITS table behind the ITS: the guest is owed nothing since")
+    var("dt_cur", range(NC + 1), NV, "ghost: the vLPI's target vCPU when the last command completed (NC: none)")
+    var("dt_old", range(1 << NC), NV, "ghost: earlier targets (bit per vCPU) that may still get one delivery")
+    var("dt_soon", range(1 << NC), (NC, NV), "ghost: targets the commands this vCPU wrote and Xen has not completed give")
+    var("ce_snap", range(gv_codes(K)), NQ, "ghost: what the guest could see of each event when the last command completed")
+    # lockset: struct pending_irq's fields are protected by the vgic lock (vgic.h: "lr_pending is
+    # a per vcpu queue, therefore lr_queue accesses are protected with the vgic lock"; the
+    # vgic lock covers the pending_irq state and the inflight/lr_pending lists). The comments
+    # name no vCPU for the other fields, so holding some vCPU's vgic lock is what is checked;
+    # the list links have the exact check (list-lock). Lock-free accesses are marked lockfree().
+    m.protected_by("vgic_lock", *PENDING_IRQ_LOCKED, index="any")
     m.set_lock_order(LOCK_ORDER)
 
 
@@ -126,8 +149,25 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "lr_own": [[0] * NL for _ in range(NC)], "lr_gen": [[0] * NL for _ in range(NC)],
         "trig": [0] * NV, "msi_v": [0] * NQ, "owed": [0] * NQ, "gv_lpi": [0] * NQ, "gv_dev": [0] * ND, "dev_gone": [0] * ND,
         "rw_left": [1] * K["NRW"] + [0] * (1 - min(1, K["NRW"])), "gv_wild": 0,
+        "dt_cur": [NC] * NV, "dt_old": [0] * NV, "dt_soon": [[0] * NV for _ in range(NC)],
     }
+    resnap(s, K)
     return s
+
+
+def resnap(s: dict[str, Any], K: dict[str, Any]) -> None:
+    """``ce_snap`` (command-error) after a setup step: what the guest can see of each event."""
+    NE, NC, NV, NCOL = K["NE"], K["NC"], K["NV"], K["NCOL"]
+    snap = []
+    for q in range(K["NQ"]):
+        v_itt = s["itte_lpi"][q] if s["dte"][q // NE] else 0
+        c = s["col_vcpu"][s["itte_col"][q]] if s["itte_col"][q] < NCOL else NC
+        h = s["host_lpi"][q]
+        t = NC
+        if h > 0 and s["tree"][h - 1] != 0:
+            t = s["p_vcpu"][s["tree"][h - 1] - 1]
+        snap.append(((v_itt * (NC + 1) + c) * (NV + 2) + (h + 1)) * (NC + 1) + t)
+    s["ce_snap"] = snap
 
 
 # -- setup steps: what a sequential, race-free run of the Xen code leaves ----------------------------
@@ -146,6 +186,7 @@ def setup_mapd(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> 
         q = d * K["NE"] + ev
         s["p_alive"][q] = 1
         s["host_lpi"][q] = 0
+    resnap(s, K)
 
 
 @setup
@@ -153,6 +194,10 @@ def setup_mapc(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> 
     """MAPC: the collection table entry."""
     col, vcpu, valid = c.args
     s["col_vcpu"][col] = vcpu if valid else K["NC"]
+    for q, V in enumerate(s["itte_lpi"]):  # ghost: the delivery target of what it maps
+        if V and s["itte_col"][q] == col:
+            s["dt_cur"][V - 1] = s["col_vcpu"][col]
+    resnap(s, K)
 
 
 @setup
@@ -187,6 +232,8 @@ def setup_mapti(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) ->
     s["p_lr"][q] = 0
     s["tree"][lpi] = q + 1
     s["gv_lpi"][q] = V
+    s["dt_cur"][lpi] = s["col_vcpu"][col]
+    resnap(s, K)
 
 
 @setup

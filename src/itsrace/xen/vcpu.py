@@ -54,6 +54,7 @@ from itsrace.xen.consts import (
     NL,
     NPC,
     NQ,
+    NV,
     OPS_USED,
     PROP,
     RW_A,
@@ -80,6 +81,14 @@ from itsrace.xen.its_cmds import (
 )
 from itsrace.xen.lr import gic_clear_lrs, gic_inject
 from itsrace.xen.pending_irq import lr_pending_empty
+from itsrace.xen.properties import (
+    cmd_rejected,
+    gv_code,
+    pending_at,
+    soon_targets,
+    table_target,
+    target_ok,
+)
 
 
 @pure
@@ -137,6 +146,8 @@ def vcpu(self, s, act: range(NACT)):
             s.cmd_next[self] = s.cmd_next[self] + 1
         if act >= 2:
             s.cmds_left = s.cmds_left - 1
+        for V in range(1, NV + 1):  # ghost (delivery-target): what the written commands re-target
+            s.dt_soon[self][V - 1] = soon_targets(act, batch, s.gv_lpi, s.itte_col, s.col_vcpu, V)
         s.kick[self] = 0  # a pending event-check SGI is taken on the way
         s.uie[self] = 0  # gic_clear_lrs: update_hcr_status(GICH_HCR_UIE, false)
     gic_clear_lrs(self, s, VCPU_PCPU[self], self)  # enter_hypervisor_head
@@ -160,6 +171,13 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
         cmd: range(NCMD) = BATCH[b][j]
         its_handle_command(self, s, cpu, cmd)
         with atomic():  # write_u64_atomic(&its->creadr, ...): the command is consumed
+            # ghost (command-error): a command the architecture rejects changed nothing the guest
+            # can see (ce_snap: each event's view when the previous command completed)
+            check(not cmd_rejected(cmd, s.ce_snap, s.dte, s.col_vcpu) or all(
+                gv_code(q, s.dte, s.itte_lpi, s.itte_col, s.col_vcpu, s.host_lpi, s.tree, s.p_vcpu) == s.ce_snap[q]
+                for q in range(NQ)), "command-error")
+            for q in range(NQ):
+                s.ce_snap[q] = gv_code(q, s.dte, s.itte_lpi, s.itte_col, s.col_vcpu, s.host_lpi, s.tree, s.p_vcpu)
             # ghost: what the guest may now expect, from its own view of the commands it issued
             if CMD_OP[cmd] == MAPD:
                 if CMD_B[cmd] == 1:
@@ -187,6 +205,15 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
                         if s.itte_col[q] == CMD_A[cmd]:
                             s.gv_lpi[q] = 0
                             s.owed[q] = 0
+            # ghost (delivery-target): a vLPI whose target changed keeps its old target for the
+            # one delivery of a trigger already pending when the command completed
+            for V in range(1, NV + 1):
+                if table_target(s.dte, s.itte_lpi, s.itte_col, s.col_vcpu, V) != s.dt_cur[V - 1]:
+                    if s.dt_cur[V - 1] < NC and pending_at(V, s.trig, s.host_pend, s.msi_v):
+                        s.dt_old[V - 1] = s.dt_old[V - 1] | (1 << s.dt_cur[V - 1])
+                    s.dt_cur[V - 1] = table_target(s.dte, s.itte_lpi, s.itte_col, s.col_vcpu, V)
+                if j + 1 == BATCH_LEN[b]:
+                    s.dt_soon[self][V - 1] = 0
         j = j + 1
     spin_unlock(s.vcmd_lock)
 
@@ -240,6 +267,11 @@ def guest_acknowledges(s, v, k):
     require(s.in_guest[v] == 1 and s.lr_state[v][k] == LR_PENDING)
     check(s.lr_virq[v][k] != 0, "spurious-delivery")  # Xen wrote INTID 0 (an SGI) into the LR
     check(s.trig[s.lr_virq[v][k] - 1] > 0 or s.gv_wild, "spurious-delivery")
+    check(s.gv_wild or target_ok(v, s.dt_cur[s.lr_virq[v][k] - 1], s.dt_old[s.lr_virq[v][k] - 1],
+                                 table_target(s.dte, s.itte_lpi, s.itte_col, s.col_vcpu, s.lr_virq[v][k]),
+                                 s.dt_soon, s.lr_virq[v][k]), "delivery-target")
+    if v != s.dt_cur[s.lr_virq[v][k] - 1] and s.trig[s.lr_virq[v][k] - 1] <= 1:  # nothing pending is left there
+        s.dt_old[s.lr_virq[v][k] - 1] = s.dt_old[s.lr_virq[v][k] - 1] & ~(1 << v)
     if s.trig[s.lr_virq[v][k] - 1] > 0:
         s.trig[s.lr_virq[v][k] - 1] = s.trig[s.lr_virq[v][k] - 1] - 1
     for q in range(NQ):

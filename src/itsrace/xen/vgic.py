@@ -7,7 +7,13 @@ Lock order (top of vgic-v3-its.c; the model checks it as ``lock-order``):
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, check, spin_lock_irqsave, spin_unlock_irqrestore
+from itsrace.engine.lang.process import (
+    atomic,
+    check,
+    lockfree,
+    spin_lock_irqsave,
+    spin_unlock_irqrestore,
+)
 from itsrace.hyp.lang import procedure
 from itsrace.xen.consts import (
     NC,
@@ -37,7 +43,7 @@ def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
     with atomic():  # [gic-v3-lpi.c:152] vcpu_id = ACCESS_ONCE(p->lpi_vcpu_id), no lock held
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_gen[SLOT(r)] == GEN(r), "use-after-reinit")
-        vid: range(NC + 1) = s.p_vcpu[SLOT(r)]
+        vid: range(NC + 1) = lockfree(s.p_vcpu[SLOT(r)], "ACCESS_ONCE(p->lpi_vcpu_id), gic-v3-lpi.c:152")
     if vid >= NC:  # INVALID_VCPU_ID: DISCARD re-initialised it meanwhile
         return
     vgic_vcpu_inject_irq(self, s, cpu, vid, V)

@@ -131,6 +131,22 @@ def _ix(i: int, n: int) -> int:
     return i
 
 
+def _ixp(i: int, n: int, null: int, k: int) -> int:
+    """``_ix`` for the pointer index of an object array: ``null`` (what a NULL pointer maps to)
+    fails property ``k`` (``null-deref``) instead of being a model error."""
+    if i == null and type(i) is int:
+        raise CheckFailed(k)
+    return _ix(i, n)
+
+
+def _lk(value: Any, held: bool, k: int) -> Any:
+    """A field read that needs a lock (``lockset``): ``value`` if the lock is held, else a
+    violation of property ``k``. The value is computed first, as in the C backend."""
+    if not held:
+        raise CheckFailed(k)
+    return value
+
+
 @dataclass
 class PredicateIR:
     """One translated predicate: ``expr`` (a Python expression) or the ``lines`` of a body."""
@@ -223,7 +239,8 @@ class _Builder:
                 line = body[0].lineno if body else 1
             return f"{filename}:{line + offset}"
 
-        return Translator(self.layout, self.ns, action.state_name, action.env, binding, where, prefix, self.property_index)
+        return Translator(self.layout, self.ns, action.state_name, action.env, binding, where, prefix, self.property_index,
+                          lock_owner=getattr(action, "lock_owner", None))
 
     def translate_actions(self) -> None:
         for action in self.model.actions:
@@ -436,7 +453,7 @@ class _Builder:
         namespace: dict[str, Any] = dict(self.ns.values)
         ir.names = dict(self.ns.values)
         namespace.update(
-            _Disabled=Disabled, _CheckFailed=CheckFailed, _DomainError=DomainError, _ix=_ix,
+            _Disabled=Disabled, _CheckFailed=CheckFailed, _DomainError=DomainError, _ix=_ix, _ixp=_ixp, _lk=_lk,
             canon=self.canon, __name__=f"itsrace_generated_{digest}",
         )
         code = compile(source, filename, "exec")

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from itsrace.engine.errors import ModelError
+from itsrace.engine.errors import ModelError, known_hint
 
 Shape = tuple[int, ...]
 
@@ -174,6 +174,7 @@ class ActionDef:
     filename: str
     line_offset: int = 0  # added to AST line numbers to get file lines
     process: str | None = None  # owning process instance (level 2), for traces
+    lock_owner: int | None = None  # level 2: the value its process writes into a lock it takes (pid + 1)
     label: str | None = None  # human step label (level 2): "gicv3_do_LPI: h = host_lpis[P]"
     pc: tuple[str, tuple[int, ...], int] | None = None
     fixed: dict[str, Any] = field(default_factory=dict)  # parameters with one value (e.g. self)
@@ -265,6 +266,8 @@ class ModelCore:
         self.check_deadlock = True
         self.lock_order: list[str] = []
         self.meta: dict[str, Any] = {}  # free-form: used by level 2 and by users
+        self.null_index: dict[str, int] = {}  # object arrays: var -> the index NULL maps to
+        self.field_locks: dict[str, tuple[str, str]] = {}  # field -> (lock, "same" | "any"): lockset
 
     # -- variables ---------------------------------------------------------------------------
     @_located
@@ -308,6 +311,47 @@ class ModelCore:
         _check_values(decl, decl.init)
         self.vars[name] = decl
         return decl
+
+    @_located
+    def objects(self, *names: str, null_index: int = -1) -> None:
+        """Declare arrays whose first index is computed from a pointer: the fields of one kind of
+        object, reached as ``s.field[SLOT(p)]``. The index a NULL pointer maps to is
+        ``null_index`` (``-1``: ``p - 1`` for ``p = slot + 1``). Every step that indexes one of
+        these arrays with ``null_index`` violates ``null-deref`` (a counterexample, like a
+        ``check``); any other index outside the array is still a model error."""
+        for name in names:
+            decl = self.vars.get(name)
+            if decl is None:
+                raise ModelError(f"objects(): unknown variable '{name}'{known_hint(name, self.vars)}")
+            if not decl.shape:
+                raise ModelError(f"objects(): '{name}' is a scalar; object fields are arrays")
+            if 0 <= null_index < decl.shape[0]:
+                raise ModelError(f"objects(): null_index {null_index} is a valid index of '{name}'")
+            self.null_index[name] = null_index
+
+    @_located
+    def protected_by(self, lock: str, *fields: str, index: str = "same") -> None:
+        """Declare that lock ``lock`` protects ``fields`` (arrays): a process step that reads or
+        writes one of them without holding the lock violates ``lockset``, unless the access is
+        marked ``lockfree(...)`` (a lock-free access the code makes on purpose). ``index``:
+        ``"same"``, element ``i`` of a field is protected by element ``i`` of the lock array
+        (KVM's per-object ``irq_lock``); ``"any"``, by any element of the lock array held by the
+        accessing process (Xen's per-vCPU vgic lock, where the comments name no vCPU).
+        Level-1 actions (the environment: guests, devices) are not checked."""
+        if index not in ("same", "any"):
+            raise ModelError(f"protected_by(): index must be 'same' or 'any', not {index!r}")
+        decl = self.vars.get(lock)
+        if decl is None or decl.kind != "lock":
+            raise ModelError(f"protected_by(): '{lock}' is not a declared spinlock{known_hint(lock, self.vars)}")
+        for name in fields:
+            f = self.vars.get(name)
+            if f is None:
+                raise ModelError(f"protected_by(): unknown variable '{name}'{known_hint(name, self.vars)}")
+            if not f.shape:
+                raise ModelError(f"protected_by(): '{name}' is a scalar; protected fields are arrays")
+            if index == "same" and decl.shape[:1] != f.shape[:1]:
+                raise ModelError(f"protected_by(): '{lock}' and '{name}' are not indexed alike (index='same')")
+            self.field_locks[name] = (lock, index)
 
     def scalarset(self, name: str, size: int) -> str:
         """Declare ``size`` interchangeable identities ``0..size-1`` (for symmetry reduction)."""
@@ -440,3 +484,11 @@ def require(condition: Any) -> None:
 def check(condition: Any, name: str) -> None:
     """Assertion: executing this with ``condition`` false violates property ``name``."""
     raise _not_compiled("check")
+
+
+def lockfree(value: Any, why: str) -> Any:
+    """Mark the accesses in ``value`` as lock-free on purpose (``lockset`` does not check them);
+    as the value of an assignment, the assignment too. ``why`` cites the C construct that makes
+    it safe (``ACCESS_ONCE``, ``write_atomic``, an atomic bit operation, an object not yet
+    published). The compiler replaces the call by ``value``."""
+    raise _not_compiled("lockfree")

@@ -52,6 +52,10 @@ class Layout:
                 self.by_key[(decl.name, index)] = slot
                 off += width
         self.bits = off
+        # arrays indexed through a pointer: var -> the index a NULL pointer maps to (ModelCore.objects)
+        self.null_index: dict[str, int] = dict(getattr(model, "null_index", {}))
+        # fields protected by a lock: var -> (lock, "same" | "any") (ModelCore.protected_by)
+        self.field_locks: dict[str, tuple[str, str]] = dict(getattr(model, "field_locks", {}))
 
     def slots_of(self, var: str) -> list[Slot]:
         decl = self.vars[var]

@@ -18,6 +18,7 @@ from itsrace.engine.lang.core import (
     PropertyDef,
     VarDecl,
     check,
+    lockfree,
     parse_function,
     require,
 )
@@ -54,4 +55,4 @@ class Model(ModelCore):
         return _process.declare_rwlock(self, name, shape, sym=sym, doc=doc)
 
 
-__all__ = ["ActionDef", "Model", "ModelCore", "PropertyDef", "VarDecl", "check", "parse_function", "require"]
+__all__ = ["ActionDef", "Model", "ModelCore", "PropertyDef", "VarDecl", "check", "lockfree", "parse_function", "require"]

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsrace.engine.errors import ModelError, known_hint
-from itsrace.engine.lang.core import ModelCore, PropertyDef, VarDecl, check
+from itsrace.engine.lang.core import ModelCore, PropertyDef, VarDecl, check, lockfree
 from itsrace.engine.lang.process_cfg import CfgBuilder, FuncInfo, LocalRegistry, parse_func
 from itsrace.engine.lang.process_emit import InstanceFacts, InstanceGen
 from itsrace.engine.lang.process_lang import (
@@ -68,7 +68,7 @@ from itsrace.engine.lang.process_lang import (
 __all__ = [
     "ProcessSpec", "add_procedure", "add_process", "atomic", "await_", "check", "choose",
     "declare_rwlock", "declare_spinlock", "either", "finalize", "instances", "label",
-    "local_irq_disable", "local_irq_enable", "read_lock", "read_unlock", "skip", "spin_lock",
+    "local_irq_disable", "local_irq_enable", "lockfree", "read_lock", "read_unlock", "skip", "spin_lock",
     "spin_lock_irqsave", "spin_unlock", "spin_unlock_irqrestore", "step_pcs", "write_lock",
     "write_unlock",
 ]

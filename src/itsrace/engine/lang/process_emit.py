@@ -670,7 +670,7 @@ class InstanceGen:
             text = f"{label} ({shown})" if shown else label
             out.append(ActionDef(
                 name=text, params={}, body=_substitute(body, binding), state_name="s", env=w.env,
-                filename=filename, line_offset=0, process=self.f.name, label=text,
+                filename=filename, line_offset=0, process=self.f.name, label=text, lock_owner=self.f.pid + 1,
                 pc=(self.f.pc_var, (self.f.index,), k), doc=self.builder.proc.doc,
             ))
         return out

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsrace.engine.errors import ModelError, known_hint
+from itsrace.engine.lang.core import lockfree as _lockfree_marker
 from itsrace.engine.lang.layout import Layout, Slot
 
 _SAFE_FOLD = {
@@ -99,6 +100,7 @@ class Translator:
         where: Callable[[ast.AST | None], str],
         prefix: str,
         property_index: Callable[[str, ast.AST], int],
+        lock_owner: int | None = None,
     ) -> None:
         self.layout = layout
         self.ns = ns
@@ -117,6 +119,9 @@ class Translator:
         self.needs_try = False
         self.tmp_counter = 0
         self.allow_return = False  # properties may return; actions may not
+        self.null_checks = 0  # checks a guard must not contain: null-deref and lockset (moved to the body)
+        self.lock_owner = lock_owner  # a process step: what its process writes into a lock it holds
+        self.lockfree = 0  # > 0 inside lockfree(...): accesses marked lock-free by the model
 
     # -- helpers --------------------------------------------------------------------------------
     def err(self, message: str, node: ast.AST | None) -> ModelError:
@@ -285,6 +290,8 @@ class Translator:
         for dim, ix in enumerate(indices):
             folded = self.expr(ix)
             ok, value = self.const_value(folded)
+            if ok and dim == 0 and value == self.null_of(var) and not self.allow_return:
+                ok = False  # a constant NULL dereference: checked when the step runs
             if ok:
                 if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < decl.shape[dim]:
                     raise self.err(f"index {value!r} out of range for '{var}' dimension {dim} (size {decl.shape[dim]})", node)
@@ -295,6 +302,48 @@ class Translator:
         return consts, exprs
 
     def state_read(self, node: ast.expr) -> ast.expr:
+        orig = copy.deepcopy(node)  # translating rewrites the node in place
+        result = self._state_read(node)
+        var, indices, _ = self.split_access(orig)
+        if len(indices) == len(self.layout.vars[var].shape):  # one element (whole rows encode list heads)
+            cond = self.lock_held(var, orig)
+            if cond is not None:
+                k = self.lockset_index(node)
+                return ast.copy_location(
+                    ast.Call(ast.Name("_lk", ast.Load()), [result, cond, ast.Constant(k)], []), node)
+        return result
+
+    def lock_held(self, var: str, node: ast.AST) -> ast.expr | None:
+        """The condition "the lock protecting this access of ``var`` is held by this process", or
+        None when the access is not checked (no declared lock, not a process step, marked
+        lock-free, or a property). The index is re-read from ``node`` (pure)."""
+        locks = getattr(self.layout, "field_locks", {})
+        if var not in locks or self.lock_owner is None or self.lockfree or self.allow_return:
+            return None
+        lock, how = locks[var]
+        ldecl = self.layout.vars[lock]
+        owner = ast.Constant(self.lock_owner)
+        if how == "any":
+            slots = [self.layout.by_key[(lock, ix)] for ix in ldecl.indices()]
+            terms: list[ast.expr] = [ast.Compare(ast.Name(self.slot_name(sl, store=False), ast.Load()), [ast.Eq()],
+                                                 [copy.deepcopy(owner)]) for sl in slots]
+            return terms[0] if len(terms) == 1 else ast.BoolOp(ast.Or(), terms)
+        _, indices, _ = self.split_access(node)  # type: ignore[arg-type]
+        first = copy.deepcopy(indices[0])
+        saved, self.lockfree = self.lockfree, 1  # the index expression is not a field access of its own
+        try:
+            held = self._state_read(ast.Subscript(ast.Attribute(ast.Name(self.state, ast.Load()), lock, ast.Load()),
+                                                  first, ast.Load()))
+        finally:
+            self.lockfree = saved
+        return ast.Compare(held, [ast.Eq()], [owner])
+
+    def lockset_index(self, node: ast.AST) -> int:
+        self.needs_try = True
+        self.null_checks += 1
+        return self.property_index("lockset", node)
+
+    def _state_read(self, node: ast.expr) -> ast.expr:
         var, indices, _ = self.split_access(node)
         decl = self.layout.vars[var]
         consts, exprs = self.resolve_indices(var, indices, node)
@@ -314,9 +363,28 @@ class Translator:
             idx = exprs[dim]
             if consts[dim] is not None:
                 idx = ast.Constant(consts[dim])
-            checked = ast.Call(ast.Name("_ix", ast.Load()), [idx, ast.Constant(dims[dim])], [])
+            checked = self.index_check(var, dim, idx, dims[dim], node)
             result = ast.Subscript(result, checked, ast.Load())
         return ast.copy_location(result, node)
+
+    def null_of(self, var: str) -> int | None:
+        """The index a NULL pointer maps to in ``var`` (an object array), else None."""
+        return self.layout.null_index.get(var) if hasattr(self.layout, "null_index") else None
+
+    def null_deref_index(self, node: ast.AST) -> int:
+        self.needs_try = True
+        self.null_checks += 1
+        return self.property_index("null-deref", node)
+
+    def index_check(self, var: str, dim: int, idx: ast.expr, size: int, node: ast.AST) -> ast.expr:
+        """``_ix(i, n)``; for the pointer dimension of an object array in a step,
+        ``_ixp(i, n, null, k)``: the NULL index fails property ``k`` (``null-deref``)."""
+        null = self.null_of(var)
+        if dim == 0 and null is not None and not self.allow_return:
+            k = self.null_deref_index(node)
+            return ast.Call(ast.Name("_ixp", ast.Load()),
+                            [idx, ast.Constant(size), ast.Constant(null), ast.Constant(k)], [])
+        return ast.Call(ast.Name("_ix", ast.Load()), [idx, ast.Constant(size)], [])
 
     def subtree(self, var: str, prefix: tuple[int, ...], node: ast.AST) -> ast.expr:
         decl = self.layout.vars[var]
@@ -341,11 +409,29 @@ class Translator:
             if len(indices) >= len(decl.shape):
                 raise self.err(f"len() of a scalar element of '{var}'", node)
             return ast.Constant(decl.shape[len(indices)])
+        if self.is_lockfree(node):
+            self.lockfree += 1
+            try:
+                return self.expr(node.args[0])
+            finally:
+                self.lockfree -= 1
         node.func = self.expr(func)
         node.args = [self.expr(a) for a in node.args]
         for kw in node.keywords:
             kw.value = self.expr(kw.value)
         return node
+
+    def is_lockfree(self, node: ast.expr) -> bool:
+        """``lockfree(value, "why")``: the model marks a lock-free access (see core.lockfree)."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            return False
+        ident = node.func.id
+        if ident in self.temps or self.env.get(ident) is not _lockfree_marker:
+            return False
+        if len(node.args) != 2 or not (isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)) \
+                or not node.args[1].value.strip():
+            raise self.err('lockfree() takes the value and the C construct that makes it safe: lockfree(x, "why")', node)
+        return True
 
     def reduce(self, fname: str, elems: list[ast.expr], node: ast.AST) -> ast.expr:
         if fname in ("any", "all"):
@@ -535,7 +621,15 @@ class Translator:
             targets, value = list(stmt.targets), stmt.value
         if len(targets) != 1:
             raise self.err("chained assignment (a = b = ...) is not supported", stmt)
-        target = targets[0]
+        if self.is_lockfree(value):
+            self.lockfree += 1
+            try:
+                return self._assign(targets[0], value, stmt)
+            finally:
+                self.lockfree -= 1
+        return self._assign(targets[0], value, stmt)
+
+    def _assign(self, target: ast.expr, value: ast.expr, stmt: ast.stmt) -> list[ast.stmt]:
         new_value = self.expr(value)
         if isinstance(target, ast.Name):
             if target.id in self.binding:
@@ -560,12 +654,22 @@ class Translator:
             raise self.err("properties only read the state; they cannot assign state variables", stmt)
         var, indices, _ = self.split_access(target)
         decl = self.layout.vars[var]
+        cond = self.lock_held(var, target)
+        guard: list[ast.stmt] = []
+        if cond is not None:
+            k = self.lockset_index(stmt)
+            guard = [self.loc(ast.If(ast.UnaryOp(ast.Not(), cond), [self.raise_("_CheckFailed", [ast.Constant(k)])], []),
+                              stmt)]
         consts, exprs = self.resolve_indices(var, indices, target)
         if len(indices) != len(decl.shape):
             raise self.err(f"assign to single elements of '{var}' (it has shape {decl.shape})", stmt)
         if all(c is not None for c in consts):
             slot = self.layout.by_key[(var, tuple(consts))]
-            return self.slot_assign(slot, value, stmt)
+            return guard + self.slot_assign(slot, value, stmt)
+        return guard + self._dynamic_write(var, decl, consts, exprs, value, stmt)
+
+    def _dynamic_write(self, var: str, decl: Any, consts: list[Any], exprs: list[ast.expr], value: ast.expr,
+                       stmt: ast.stmt) -> list[ast.stmt]:
         # dynamic index: evaluate value and index once, then an if-chain over candidates
         vtmp = self.fresh("v")
         out: list[ast.stmt] = [self.loc(ast.Assign([ast.Name(vtmp, ast.Store())], value), stmt)]
@@ -586,6 +690,11 @@ class Translator:
             else:
                 candidates = [p + (c,) for p in candidates]
         del fixed
+        null = self.null_of(var)
+        if null is not None and idx_names[0][1] is not None:
+            k = self.null_deref_index(stmt)
+            test0 = ast.Compare(ast.Name(idx_names[0][1], ast.Load()), [ast.Eq()], [ast.Constant(null)])
+            out.append(self.loc(ast.If(test0, [self.raise_("_CheckFailed", [ast.Constant(k)])], []), stmt))
         chain: list[ast.stmt] = [self.raise_("IndexError", [ast.Constant(f"index out of range for '{var}'")])]
         for cand in reversed(candidates):
             tests = [
@@ -648,6 +757,10 @@ def translate_action(
     lead, rest = _split_leading_requires(body)
     for stmt in lead:
         first.expr(copy.deepcopy(stmt.value.args[0]))  # type: ignore[attr-defined]
+    if first.null_checks:
+        # a guard that dereferences a pointer: evaluated in the body, where a NULL pointer is a
+        # null-deref violation (a require there disables the action just the same)
+        lead, rest = [], body
     first.in_body = True
     first.stmts(copy.deepcopy(rest), top=True)
     written = set(first.writes)

@@ -172,6 +172,18 @@ class CTranslator:
             raise Unsupported("subscript of a number")
         sl = node.slice
         n = len(base)
+        if isinstance(sl, ast.Call) and isinstance(sl.func, ast.Name) and sl.func.id == "_ixp":
+            # the pointer index of an object array: NULL fails the null-deref check
+            try:
+                null, k = (ast.literal_eval(a) for a in sl.args[2:4])
+            except ValueError as exc:
+                raise Unsupported("_ixp with computed arguments") from exc
+            if not isinstance(null, int) or not isinstance(k, int):
+                raise Unsupported("_ixp with computed arguments")
+            self.uses_check = True
+            t = self.tmp()
+            idx = f"({{ int64_t {t} = {self.scalar(sl.args[0])}; if ({t} == {c_int(null)}) {{ cfail = {k}; goto failed; }} {t}; }})"
+            return self.select(idx, base)
         if isinstance(sl, ast.Call) and isinstance(sl.func, ast.Name) and sl.func.id == "_ix":
             sl = sl.args[0]
         if isinstance(sl, ast.Constant) and isinstance(sl.value, int) and not isinstance(sl.value, bool):
@@ -289,8 +301,17 @@ class CTranslator:
         return self.builtin(f.id, node.args)
 
     def builtin(self, fname: str, args: list[ast.expr]) -> CVal:
-        if fname == "_ix":
-            raise Unsupported("_ix outside a subscript")
+        if fname in ("_ix", "_ixp"):
+            raise Unsupported(f"{fname} outside a subscript")
+        if fname == "_lk" and len(args) == 3:
+            # a field read that needs a lock (lockset): the value first, then the lock test
+            try:
+                k = ast.literal_eval(args[2])
+            except ValueError as exc:
+                raise Unsupported("_lk with a computed property") from exc
+            self.uses_check = True
+            t = self.tmp()
+            return f"({{ int64_t {t} = {self.scalar(args[0])}; if (!{self.truth(args[1])}) {{ cfail = {int(k)}; goto failed; }} {t}; }})"
         if fname == "bool" and len(args) == 1:
             return f"({self.truth(args[0])})"
         if fname == "int" and len(args) == 1:

@@ -128,7 +128,7 @@ from itsrace.engine.explore.search import (
 from itsrace.engine.explore.search import _violation as _search_violation
 from itsrace.engine.explore.search import check as check_model
 from itsrace.engine.explore.visited import fingerprint_collision_probability
-from itsrace.engine.lang.compile import ActionInstance, Compiled, compile_model
+from itsrace.engine.lang.compile import ActionInstance, Compiled, _ixp, _lk, compile_model
 from itsrace.engine.lang.layout import Layout
 from itsrace.engine.lang.model import ActionDef, Model, PropertyDef
 from itsrace.engine.lang.translate import (
@@ -169,7 +169,8 @@ def _translator(layout: Layout, ns: Namespace, owner: ActionDef | PropertyDef, b
         line = getattr(node, "lineno", None) if node is not None else None
         return f"{owner.filename}:{(line or 1) + owner.line_offset}"
 
-    return Translator(layout, ns, owner.state_name, owner.env, binding, where, prefix, lambda name, node: 0)
+    return Translator(layout, ns, owner.state_name, owner.env, binding, where, prefix, lambda name, node: 0,
+                      lock_owner=getattr(owner, "lock_owner", None))
 
 
 def _translated_predicate(layout: Layout, prop: PropertyDef) -> tuple[frozenset[int], list[ast.AST]]:
@@ -605,6 +606,8 @@ def _build_nes(c: Compiled, writers: list[int], coarse: list[int], facts: list[_
     module = types.ModuleType("itsrace_por_nes")
     module.__dict__.update(ns.values)
     module.__dict__["_ix"] = _ix
+    module.__dict__["_ixp"] = _ixp
+    module.__dict__["_lk"] = _lk
     exec(compile(source, f"<itsrace-por:{c.model.name}>", "exec"), module.__dict__)  # noqa: S102
     return [module.__dict__[n] for n in names], source
 

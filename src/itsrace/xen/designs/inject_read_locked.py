@@ -11,7 +11,7 @@ re-initialised or freed, so it waits for the reader.
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, await_, check, read_lock, read_unlock
+from itsrace.engine.lang.process import atomic, await_, check, lockfree, read_lock, read_unlock
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import NC, NPC, NPTR, NV
 from itsrace.xen.pending_irq import SLOT, tree_ptr
@@ -35,7 +35,7 @@ def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
         vid: range(NC + 1) = NC
         if r != 0:
             check(s.p_alive[SLOT(r)] == 1, "use-after-free")
-            vid = s.p_vcpu[SLOT(r)]
+            vid = lockfree(s.p_vcpu[SLOT(r)], "ACCESS_ONCE(p->lpi_vcpu_id), now inside the tree's read section")
     read_unlock(s.tree_lock)
     if vid >= NC:  # unmapped, or INVALID_VCPU_ID
         return

@@ -26,6 +26,7 @@ from itsrace.engine.lang.process import (
     atomic,
     await_,
     check,
+    lockfree,
     spin_lock,
     spin_lock_irqsave,
     spin_unlock,
@@ -33,7 +34,13 @@ from itsrace.engine.lang.process import (
 )
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import LR_ACTIVE, LR_PENDING, NC, NCOL, ND, NE, NL, NPC, NPRIO, NPTR, NQ, NV
-from itsrace.xen.its_cmds import coll_vcpu, gicv3_remove_guest_event, itte_vcpu, unreferenced
+from itsrace.xen.its_cmds import (
+    XZALLOC,
+    coll_vcpu,
+    gicv3_remove_guest_event,
+    itte_vcpu,
+    unreferenced,
+)
 from itsrace.xen.lr import gic_raise_guest_irq
 from itsrace.xen.pending_irq import (
     GEN,
@@ -46,6 +53,12 @@ from itsrace.xen.pending_irq import (
 )
 from itsrace.xen.properties import at_rest
 from itsrace.xen.state import setup_mapti as xen_setup_mapti
+
+# lockset: the last put runs on an object no one else can reach (refcount_dec_and_lock on
+# lpi_xa's lock: the count is 0 and the object is on no list), so it needs no vgic lock
+LAST_PUT = "the last vgic_put_irq: refcount 0 under lpi_xa's lock and on no ap_list, unreachable"
+FREE_STORAGE = "vgic_add_lpi / the free: the storage holds no live object (refcount 0), nobody else reaches it"
+KVM_IRQ_LOCK = "update_affinity takes irq->irq_lock in KVM; the design makes the step atomic instead"
 
 DESIGN = Design(
     "kvm-refcount", base="xen-4.10",
@@ -109,18 +122,18 @@ def vgic_put_lpi(self, s, r: range(NPTR)):
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_ref[SLOT(r)] > 0, "double-free")  # a put without its get
         s.p_ref[SLOT(r)] = s.p_ref[SLOT(r)] - 1
-        if s.p_ref[SLOT(r)] == 0 and s.p_infl[SLOT(r)] == 0:
-            if s.p_irq[SLOT(r)] != 0 and s.tree[s.p_irq[SLOT(r)] - 1] == SLOT(r) + 1:
-                s.tree[s.p_irq[SLOT(r)] - 1] = 0  # evicted from the index in the step of the last put
-            s.p_irq[SLOT(r)] = 0
-            s.p_vcpu[SLOT(r)] = NC
-            s.p_queued[SLOT(r)] = 0
-            s.p_active[SLOT(r)] = 0
-            s.p_visible[SLOT(r)] = 0
-            s.p_enabled[SLOT(r)] = 0
-            s.p_lr[SLOT(r)] = 0
-            s.p_prio[SLOT(r)] = 0
-            s.p_lpiprio[SLOT(r)] = 0
+        if s.p_ref[SLOT(r)] == 0 and lockfree(s.p_infl[SLOT(r)] == 0, LAST_PUT):
+            if lockfree(s.p_irq[SLOT(r)] != 0 and s.tree[s.p_irq[SLOT(r)] - 1] == SLOT(r) + 1, LAST_PUT):
+                s.tree[lockfree(s.p_irq[SLOT(r)], LAST_PUT) - 1] = 0  # evicted from the index in the step of the last put
+            s.p_irq[SLOT(r)] = lockfree(0, LAST_PUT)
+            s.p_vcpu[SLOT(r)] = lockfree(NC, LAST_PUT)
+            s.p_queued[SLOT(r)] = lockfree(0, LAST_PUT)
+            s.p_active[SLOT(r)] = lockfree(0, LAST_PUT)
+            s.p_visible[SLOT(r)] = lockfree(0, LAST_PUT)
+            s.p_enabled[SLOT(r)] = lockfree(0, LAST_PUT)
+            s.p_lr[SLOT(r)] = lockfree(0, LAST_PUT)
+            s.p_prio[SLOT(r)] = lockfree(0, LAST_PUT)
+            s.p_lpiprio[SLOT(r)] = lockfree(0, LAST_PUT)
             if not s.host_dev[SLOT(r) // NE]:  # its device's storage is gone: the object goes with its last reference
                 s.p_alive[SLOT(r)] = 0
                 s.p_gen[SLOT(r)] = 1 - s.p_gen[SLOT(r)]
@@ -156,7 +169,7 @@ def remove_mapped_guest_device(self, s, dev: range(ND)):
             s.host_lpi[dev * NE + e] = -1
     with atomic():  # gicv3_its_wait_commands; xfree(pend_irqs)
         for e in range(NE):  # free what nobody references; the rest goes with its last put
-            if s.p_alive[dev * NE + e] and s.p_ref[dev * NE + e] == 0 and s.p_infl[dev * NE + e] == 0:
+            if s.p_alive[dev * NE + e] and s.p_ref[dev * NE + e] == 0 and lockfree(s.p_infl[dev * NE + e] == 0, FREE_STORAGE):
                 check(unreferenced(s.tree, s.p_infl, s.p_lrq, dev * NE + e), "free-while-referenced")
                 s.p_alive[dev * NE + e] = 0
                 s.p_gen[dev * NE + e] = 1 - s.p_gen[dev * NE + e]
@@ -173,21 +186,21 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
             if not busy:
                 s.host_dev[dev] = 1
                 for e in range(NE):  # a slot still holding a live object (shared by another ITE) keeps it
-                    if s.p_ref[dev * NE + e] == 0 and s.p_infl[dev * NE + e] == 0:
+                    if s.p_ref[dev * NE + e] == 0 and lockfree(s.p_infl[dev * NE + e] == 0, FREE_STORAGE):
                         s.p_alive[dev * NE + e] = 1
                         s.p_heads[dev * NE + e] = 0
-                        s.p_queued[dev * NE + e] = 0
-                        s.p_active[dev * NE + e] = 0
-                        s.p_visible[dev * NE + e] = 0
-                        s.p_enabled[dev * NE + e] = 0
-                        s.p_pristine[dev * NE + e] = 0
-                        s.p_irq[dev * NE + e] = 0
-                        s.p_lr[dev * NE + e] = 0
-                        s.p_prio[dev * NE + e] = 0
-                        s.p_lpiprio[dev * NE + e] = 0
-                        s.p_vcpu[dev * NE + e] = 0
-                        s.p_infl[dev * NE + e] = 0
-                        s.p_lrq[dev * NE + e] = 0
+                        s.p_queued[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_active[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_visible[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_enabled[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_pristine[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_irq[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_lr[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_prio[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_lpiprio[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_vcpu[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_infl[dev * NE + e] = lockfree(0, XZALLOC)
+                        s.p_lrq[dev * NE + e] = lockfree(0, XZALLOC)
             spin_unlock(s.devs_lock)
         if busy:
             return 1
@@ -251,21 +264,21 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         if ex != 0:  # the vINTID's object is alive (an LR or list still holds it): share it
             check(s.p_alive[ex - 1] == 1, "use-after-free")
             s.p_ref[ex - 1] = s.p_ref[ex - 1] + 1
-            s.p_vcpu[ex - 1] = vc  # update_affinity_ite
-        elif s.p_ref[SLOT(pi)] == 0 and s.p_infl[SLOT(pi)] == 0 and s.p_lrq[SLOT(pi)] == 0:
+            s.p_vcpu[ex - 1] = lockfree(vc, KVM_IRQ_LOCK)  # update_affinity_ite
+        elif s.p_ref[SLOT(pi)] == 0 and lockfree(s.p_infl[SLOT(pi)] == 0 and s.p_lrq[SLOT(pi)] == 0, FREE_STORAGE):
             check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
             s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new object
             s.p_heads[SLOT(pi)] = 1
-            s.p_queued[SLOT(pi)] = 0
-            s.p_active[SLOT(pi)] = 0
-            s.p_visible[SLOT(pi)] = 0
-            s.p_pristine[SLOT(pi)] = 0
-            s.p_lr[SLOT(pi)] = 0
-            s.p_prio[SLOT(pi)] = 0
-            s.p_irq[SLOT(pi)] = V
-            s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
-            s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
-            s.p_vcpu[SLOT(pi)] = vc
+            s.p_queued[SLOT(pi)] = lockfree(0, FREE_STORAGE)
+            s.p_active[SLOT(pi)] = lockfree(0, FREE_STORAGE)
+            s.p_visible[SLOT(pi)] = lockfree(0, FREE_STORAGE)
+            s.p_pristine[SLOT(pi)] = lockfree(0, FREE_STORAGE)
+            s.p_lr[SLOT(pi)] = lockfree(0, FREE_STORAGE)
+            s.p_prio[SLOT(pi)] = lockfree(0, FREE_STORAGE)
+            s.p_irq[SLOT(pi)] = lockfree(V, FREE_STORAGE)
+            s.p_enabled[SLOT(pi)] = lockfree(s.prop_en[V - 1], FREE_STORAGE)
+            s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], FREE_STORAGE)
+            s.p_vcpu[SLOT(pi)] = lockfree(vc, FREE_STORAGE)
             s.p_ref[SLOT(pi)] = 1  # the ITE's reference
             s.tree[V - 1] = SLOT(pi) + 1
         else:  # the event's storage still holds another vINTID's object: -ENOMEM (a model bound)
@@ -365,7 +378,8 @@ def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
     with atomic():  # vcpu_id = irq->target_vcpu, under our reference
         check(s.p_alive[SLOT(rk)] == 1, "use-after-free")
         check(s.p_gen[SLOT(rk)] == GEN(rk), "use-after-reinit")
-        kvid: range(NC + 1) = s.p_vcpu[SLOT(rk)]
+        kvid: range(NC + 1) = lockfree(s.p_vcpu[SLOT(rk)], "READ_ONCE(irq->target_vcpu) under our reference "
+                                                           "(vgic_its_inject_cached_translation)")
     if kvid < NC:
         vgic_vcpu_inject_irq(self, s, cpu, kvid, V)
     vgic_put_lpi(self, s, rk)  # balances the try-get; may be the last reference

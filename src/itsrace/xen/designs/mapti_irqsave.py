@@ -15,6 +15,7 @@ from itsrace.engine.lang.process import (
     check,
     local_irq_disable,
     local_irq_enable,
+    lockfree,
     spin_lock,
     spin_unlock,
     write_lock,
@@ -22,7 +23,7 @@ from itsrace.engine.lang.process import (
 )
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import NC, NCOL, ND, NE, NPC, NPTR, NV
-from itsrace.xen.its_cmds import coll_vcpu, itte_vcpu, unreferenced
+from itsrace.xen.its_cmds import UNPUBLISHED, coll_vcpu, itte_vcpu, unreferenced
 from itsrace.xen.pending_irq import PTR, SLOT
 
 DESIGN = Design(
@@ -68,16 +69,16 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new identity
         pi = PTR(SLOT(pi), s.p_gen[SLOT(pi)])
         s.p_heads[SLOT(pi)] = 1
-        s.p_queued[SLOT(pi)] = 0
-        s.p_active[SLOT(pi)] = 0
-        s.p_visible[SLOT(pi)] = 0
-        s.p_lr[SLOT(pi)] = 0
-        s.p_prio[SLOT(pi)] = 0
-        s.p_irq[SLOT(pi)] = V
-        s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
-        s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
-        s.p_vcpu[SLOT(pi)] = vc
-        s.p_pristine[SLOT(pi)] = 1
+        s.p_queued[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_active[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_visible[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_lr[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_prio[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_irq[SLOT(pi)] = lockfree(V, UNPUBLISHED)
+        s.p_enabled[SLOT(pi)] = lockfree(s.prop_en[V - 1], UNPUBLISHED)
+        s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
+        s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
+        s.p_pristine[SLOT(pi)] = lockfree(1, UNPUBLISHED)
     local_irq_disable()  # write_lock_irqsave: no LPI handler can spin on the lock we hold
     with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)

@@ -17,6 +17,7 @@ from itsrace.engine.lang.process import (
     atomic,
     await_,
     check,
+    lockfree,
     spin_lock,
     spin_unlock,
     write_lock,
@@ -24,7 +25,7 @@ from itsrace.engine.lang.process import (
 )
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import LR_ACTIVE, LR_PENDING, NC, NCOL, ND, NE, NL, NPC, NPTR, NV
-from itsrace.xen.its_cmds import coll_vcpu, itte_vcpu, unreferenced
+from itsrace.xen.its_cmds import UNPUBLISHED, coll_vcpu, itte_vcpu, unreferenced
 from itsrace.xen.lr import gic_raise_guest_irq
 from itsrace.xen.pending_irq import GEN, PTR, SLOT, tree_ptr
 from itsrace.xen.state import setup_mapti as xen_setup_mapti
@@ -139,15 +140,15 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new identity
         pi = PTR(SLOT(pi), s.p_gen[SLOT(pi)])
         s.p_heads[SLOT(pi)] = 1
-        s.p_queued[SLOT(pi)] = 0
-        s.p_active[SLOT(pi)] = 0
-        s.p_visible[SLOT(pi)] = 0
-        s.p_lr[SLOT(pi)] = 0
-        s.p_prio[SLOT(pi)] = 0
-        s.p_irq[SLOT(pi)] = V
-        s.p_enabled[SLOT(pi)] = s.prop_en[V - 1]
-        s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
-        s.p_vcpu[SLOT(pi)] = vc
+        s.p_queued[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_active[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_visible[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_lr[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_prio[SLOT(pi)] = lockfree(0, UNPUBLISHED)
+        s.p_irq[SLOT(pi)] = lockfree(V, UNPUBLISHED)
+        s.p_enabled[SLOT(pi)] = lockfree(s.prop_en[V - 1], UNPUBLISHED)
+        s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
+        s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
     with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
