@@ -151,7 +151,7 @@ def vgic_its_trigger_msi(self, s, q: range(NQ), is_int: bool):
     with atomic():  # vgic_its_resolve_lpi: its->enabled; find_ite; its_is_collection_mapped; collection_to_vcpu; vgic_lpis_enabled
         r: range(NO + 1) = 0
         if (s.its_enabled and s.ite[q] and s.ite_irq[q] != 0 and s.ite_col[q] != NCOL
-                and s.col_target[s.ite_col[q]] != NC and s.lpis_en[s.col_target[s.ite_col[q]]]):
+                and s.col_target[s.ite_col[q]] != NC and s.lpis_en[s.col_target[s.ite_col[q]]] == 1):
             r = s.ite_irq[q]
             # ghost: the ITS translated the trigger to this INTID
             s.trig[OINTID(r - 1) - 1] = min(s.trig[OINTID(r - 1) - 1] + 1, TRIG_MAX)

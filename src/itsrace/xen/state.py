@@ -36,6 +36,7 @@ from itsrace.hyp.scenario import (
     Scenario,
     ScenarioError,
 )
+from itsrace.xen import guest_regs
 
 LOCK_ORDER = ["vcmd_lock", "its_lock", "devs_lock", "vgic_lock", "tree_lock"]
 
@@ -102,6 +103,7 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("gv_dev", bool, ND, "ghost: the guest's view: device mapped by a completed MAPD")
     var("gv_dirty", bool, NV, "ghost: the guest changed the property entry and has not yet issued INV")
     var("dev_gone", bool, ND, "ghost: MAPD V=0 completed for the device (and no MAPD V=1 since)")
+    guest_regs.declare(m, K, init)
     m.set_lock_order(LOCK_ORDER)
 
 
@@ -123,6 +125,7 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "lr_own": [[0] * NL for _ in range(NC)], "lr_gen": [[0] * NL for _ in range(NC)],
         "trig": [0] * NV, "msi_v": [0] * NQ, "owed": [0] * NQ, "gv_lpi": [0] * NQ, "gv_dev": [0] * ND, "dev_gone": [0] * ND,
     }
+    s.update(guest_regs.initial_vars(K))
     return s
 
 

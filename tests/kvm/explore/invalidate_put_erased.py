@@ -1,7 +1,8 @@
 # mypy: ignore-errors
-"""Exploration, test-only: a candidate fix on ``enable_lpis_clear.py``: vgic_its_invalidate_cache
-puts only the entry its own ``xa_erase`` removed (the return value), so two concurrent walks of
-the cache cannot put one entry twice."""
+"""Exploration, test-only: v1 of the K1 fix (docs/findings.md section 7):
+vgic_its_invalidate_cache puts only the entry its own ``xa_erase`` removed (the return value), so
+two concurrent walks of the cache cannot put one entry twice. v2, which serialises every walk
+under its_lock, is the shipped design ``kvm-invalidate-its-lock``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from itsrace.hyp.design import Design
 from itsrace.kvm.consts import NO, NQ
 from itsrace.kvm.irq import vgic_put_irq
 
-DESIGN = Design("explore:invalidate-put-erased", base="enable_lpis_clear.py",
+DESIGN = Design("explore:invalidate-put-erased", base="kvm",
                 summary="vgic_its_invalidate_cache puts what xa_erase returned")
 
 
