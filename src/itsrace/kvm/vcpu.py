@@ -182,9 +182,6 @@ def vgic_its_process_commands(self, s, b: range(NBATCH)):
             cmd: range(NCMD) = BATCH[b][j]
             vgic_its_handle_command(self, s, cmd)
             with atomic():  # its->creadr += ITS_CMD_SIZE: the command is consumed
-                if GITS_CTLR in OPS_USED:
-                    if j == BATCH_LEN[b] - 1:
-                        s.cmd_pend = 0  # creadr == cwriter
                 # ghost: what the guest may now expect, from its own view of the commands it issued
                 if CMD_OP[cmd] == MAPD:
                     if CMD_B[cmd] == 1:
@@ -220,6 +217,9 @@ def vgic_its_process_commands(self, s, b: range(NBATCH)):
                                 s.gv_lpi[q] = 0
                                 s.gv_col[q] = NCOL
                                 s.owed[q] = 0
+                if GITS_CTLR in OPS_USED:
+                    if j == BATCH_LEN[b] - 1:
+                        s.cmd_pend = 0  # creadr == cwriter
             j = j + 1
 
 
