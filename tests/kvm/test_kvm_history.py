@@ -28,7 +28,7 @@ HISTORY = [
 
 def test_the_history_designs_build_on_kvm() -> None:
     names = {d.name for d in SHIPPED}
-    assert names == {"kvm-cve-2024-26598", "kvm-cve-2026-74568", "kvm-invalidate-its-lock"}
+    assert names == {"kvm-cve-2024-26598", "kvm-cve-2026-74568", "kvm-invalidate-put-erased"}
     for d in SHIPPED:
         assert isinstance(d, Design) and d.base_name == "kvm"
 

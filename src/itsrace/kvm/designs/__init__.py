@@ -3,11 +3,11 @@ history (the code as it was before a fix) and fixes of the findings (docs/findin
 :mod:`itsrace.catalog` (``itsrace list designs``, ``itsrace matrix``), after Xen's designs."""
 
 from itsrace.hyp.design import Design
-from itsrace.kvm.designs import cve_2024_26598, cve_2026_74568, invalidate_its_lock
+from itsrace.kvm.designs import cve_2024_26598, cve_2026_74568, invalidate_put_erased
 
 SHIPPED: tuple[Design, ...] = (
     # history
     cve_2024_26598.DESIGN, cve_2026_74568.DESIGN,
     # fixes of the findings
-    invalidate_its_lock.DESIGN,
+    invalidate_put_erased.DESIGN,
 )

@@ -1,15 +1,15 @@
-# mypy: disable-error-code="valid-type"
-"""``kvm-invalidate-its-lock``: the fix proposed in June 2026 for finding K1 (docs/findings.md
-section 7), "KVM: arm64: vgic-its: Serialize translation cache invalidation under its_lock"
-(Hyunwoo Kim, v2, suggested by Oliver Upton; stable list, 2 June 2026; not in the modelled tree).
+# mypy: ignore-errors
+"""Exploration, test-only: v2 of the K1 fix (docs/findings.md section 7), "KVM: arm64: vgic-its:
+Serialize translation cache invalidation under its_lock" (Hyunwoo Kim, 2 June 2026). Withdrawn the
+same day: ``vgic_its_invalidate_all_caches`` can run under ``vcpu->mutex``, and taking
+``kvm->lock`` there inverts their order (Oliver Upton's reply); neither mutex is in the model, so
+the model cannot see that. v1 is the shipped design ``kvm-invalidate-put-erased``.
 
 ``vgic_its_invalidate_cache`` walks the translation cache and puts each entry's reference; the
 command handlers hold ``its_lock`` around it, but ``vgic_mmio_write_its_ctlr`` holds only
 ``cmd_lock`` and ``vgic_its_invalidate_all_caches`` (EnableLPIs cleared) holds neither, so two
 walks can put the same entry. The patch takes ``its_lock`` in both (and walks ``kvm->devices``
-under ``kvm->lock`` instead of RCU: one ITS here, so that lock is not modelled). Its v1 put only
-what ``xa_erase`` returned instead (``tests/kvm/explore/invalidate_put_erased.py`` checked that
-variant in phase 1).
+under ``kvm->lock`` instead of RCU: one ITS here, so that lock is not modelled).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from itsrace.kvm.cache import vgic_its_invalidate_cache
 from itsrace.kvm.consts import NBATCH, NQ
 from itsrace.kvm.vcpu import vgic_its_process_commands
 
-DESIGN = Design("kvm-invalidate-its-lock", base="kvm",
-                summary="fix for K1 (2026 patch): every translation-cache invalidation under its_lock",
+DESIGN = Design("explore:invalidate-its-lock", base="kvm",
+                summary="K1 fix v2 (withdrawn): every translation-cache invalidation under its_lock",
                 source="[PATCH v2] KVM: arm64: vgic-its: Serialize translation cache invalidation under its_lock "
                        "(stable@vger.kernel.org, 2026-06-02)")
 
