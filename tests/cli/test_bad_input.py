@@ -343,3 +343,12 @@ def test_bad_guest_register_writes(tmp_path: Path, name: str, capsys: pytest.Cap
     for design in ("xen-4.10", "kvm"):
         code, out, err = run(["check", "--design", design, "--scenario", str(f)], capsys)
         one_line(code, err)
+
+
+@pytest.mark.parametrize("text", ["MOVALL from=0 to=2", "MOVALL from=0", "MOVALL from=0 to=1 col=0"],
+                         ids=["range", "missing", "unknown-key"])
+def test_bad_movall(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "movall.toml"
+    f.write_text(_TWO + f'[guest]\nvcpu1 = ["{text}"]\n')
+    code, out, err = run(["check", "--design", "kvm", "--scenario", str(f)], capsys)
+    one_line(code, err)

@@ -50,7 +50,8 @@ format, with every key (only ``name`` is required)::
 Commands (guest ITS commands, plus ``PROP``, a guest write to the LPI property table):
 ``MAPD dev=D [valid=1]``, ``MAPC col=C vcpu=V [valid=1]``, ``MAPTI dev=D ev=E lpi=L col=C``,
 ``DISCARD dev=D ev=E``, ``INT dev=D ev=E``, ``MOVI dev=D ev=E col=C``, ``CLEAR dev=D ev=E``,
-``INV dev=D ev=E``, ``INVALL col=C``, ``SYNC``, ``PROP lpi=L [enable=1] [prio=0]``.
+``INV dev=D ev=E``, ``INVALL col=C``, ``SYNC``, ``MOVALL from=V to=W`` (every LPI targeting
+vCPU V's redistributor moves to W's), ``PROP lpi=L [enable=1] [prio=0]``.
 Setup steps may also be ``LR vcpu=V lpi=L [state=pending|active]``: the vLPI was triggered and
 is in a list register of that vCPU (which must be its collection's target).
 
@@ -77,11 +78,12 @@ from itsrace.engine.files import MIB, InputFileError, read_text_file
 NOP, MAPD, MAPC, MAPTI, DISCARD, INT, MOVI, CLEAR, INV, INVALL, SYNC, PROP = range(12)
 # Guest register writes (MMIO, not commands): numbered apart from the commands.
 GICR_CTLR, GITS_CTLR = 16, 17
+MOVALL = 14  # a command, numbered apart from the commands of phase 1
 REG_WRITES = frozenset({GICR_CTLR, GITS_CTLR})
 OP_NAMES = {
     MAPD: "MAPD", MAPC: "MAPC", MAPTI: "MAPTI", DISCARD: "DISCARD", INT: "INT", MOVI: "MOVI",
     CLEAR: "CLEAR", INV: "INV", INVALL: "INVALL", SYNC: "SYNC", PROP: "PROP",
-    GICR_CTLR: "GICR_CTLR", GITS_CTLR: "GITS_CTLR",
+    GICR_CTLR: "GICR_CTLR", GITS_CTLR: "GITS_CTLR", MOVALL: "MOVALL",
 }
 _BY_NAME = {v: k for k, v in OP_NAMES.items()}
 
@@ -100,6 +102,7 @@ _FIELDS: dict[int, tuple[tuple[str, int | None], ...]] = {
     PROP: (("lpi", None), ("enable", 1), ("prio", 0)),
     GICR_CTLR: (("vcpu", None), ("enable_lpis", None)),
     GITS_CTLR: (("enabled", None),),
+    MOVALL: (("from", None), ("to", None)),
 }
 
 LR_PENDING_STATE, LR_ACTIVE_STATE = 1, 2
@@ -250,7 +253,7 @@ def parse_command(text: str, where: str, topo: Topology, setup: bool = False) ->
             args.append(default)
     limits = {"dev": topo.devices, "ev": topo.events, "lpi": topo.vlpis, "col": topo.collections,
               "vcpu": topo.vcpus, "valid": 2, "enable": 2, "prio": topo.priorities, "enable_lpis": 2,
-              "enabled": 2}
+              "enabled": 2, "from": topo.vcpus, "to": topo.vcpus}
     for (fname, _), value in zip(fields, args, strict=True):
         _range(value, limits[fname], fname, where)
     return Command(op, tuple(args))

@@ -34,6 +34,7 @@ from itsrace.hyp.scenario import (
     MAPC,
     MAPD,
     MAPTI,
+    MOVALL,
     MOVI,
     NOP,
     PROP,
@@ -85,7 +86,7 @@ __all__ = [
     "ACTIVE_STATE", "BATCH", "BATCH_LEN", "CLEAR", "CMD_A", "CMD_B", "CMD_C", "CMD_D", "CMD_OP", "DISCARD",
     "GICR_CTLR", "GITS_CTLR", "INT",
     "INV", "INVALL", "LR_ACTIVE", "LR_INVALID", "LR_PA", "LR_PENDING", "MAPC", "MAPD", "MAPTI", "MAX_BATCH",
-    "MAX_CMDS", "MAX_EXITS", "MAX_MSI", "MAX_SCRIPT", "MOVI", "MSIS", "NACT", "NBATCH", "NC", "NCMD", "NCOL", "ND",
+    "MAX_CMDS", "MAX_EXITS", "MAX_MSI", "MAX_SCRIPT", "MOVALL", "MOVI", "MSIS", "NACT", "NBATCH", "NC", "NCMD", "NCOL", "ND",
     "NE", "NL", "NO", "NOP", "NPOOL", "NPRIO", "NQ", "NV", "OPS_USED", "PROP", "REG_WRITES", "RMAX", "SCRIPT", "SCRIPT_LEN",
     "SYNC", "TRIG_MAX", "UNIV", "UNIV_VCPU", "VCPU_PCPU",
 ]
@@ -143,4 +144,4 @@ def make_consts(scenario: Scenario) -> dict[str, Any]:
     )
 
 
-_ = (CLEAR, DISCARD, GICR_CTLR, GITS_CTLR, INV, INVALL, MAPC, MAPD, MAPTI, MOVI, PROP, REG_WRITES)  # re-exported for the model modules
+_ = (CLEAR, DISCARD, GICR_CTLR, GITS_CTLR, INV, INVALL, MAPC, MAPD, MAPTI, MOVALL, MOVI, PROP, REG_WRITES)  # re-exported for the model modules

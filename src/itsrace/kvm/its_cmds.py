@@ -332,6 +332,26 @@ def vgic_its_cmd_handle_invall(self, s, col: range(NCOL)):
 
 
 @procedure
+def vgic_its_cmd_handle_movall(self, s, v1: range(NC), v2: range(NC)):
+    """vgic_its_cmd_handle_movall (vgic-its.c), its_lock held: for *every* INTID in lpi_xa (the
+    2026 code does not filter on the old target), vgic_get_irq, update_affinity to v2, put; then
+    invalidate the translation cache. Nothing when the two redistributors are the same."""
+    r: range(NO + 1) = 0
+    present: bool = False
+    if v1 != v2:
+        for V in range(1, NV + 1):
+            with atomic():  # xa_for_each(&dist->lpi_xa, intid, irq): an entry at intid?
+                present = s.xa[V - 1] != 0
+            if present:
+                r = vgic_get_lpi(self, s, V)  # irq = vgic_get_irq(kvm, intid)
+                if r != 0:
+                    update_affinity(self, s, r - 1, v2)
+                    vgic_put_irq(self, s, r - 1)
+        vgic_its_invalidate_cache(self, s)
+    return 0
+
+
+@procedure
 def vgic_its_cmd_handle_int(self, s, dev: range(ND), ev: range(NE)):
     """vgic_its_cmd_handle_int (vgic-its.c): vgic_its_trigger_msi."""
     ret: range(2) = vgic_its_trigger_msi(self, s, dev * NE + ev, True)

@@ -43,6 +43,7 @@ from itsrace.kvm.consts import (
     MAPD,
     MAPTI,
     MAX_BATCH,
+    MOVALL,
     MOVI,
     NACT,
     NBATCH,
@@ -69,6 +70,7 @@ from itsrace.kvm.its_cmds import (
     vgic_its_cmd_handle_mapc,
     vgic_its_cmd_handle_mapd,
     vgic_its_cmd_handle_mapi,
+    vgic_its_cmd_handle_movall,
     vgic_its_cmd_handle_movi,
 )
 from itsrace.kvm.vgic import kvm_vgic_flush_hwstate, kvm_vgic_sync_hwstate, vgic_flush_pending_lpis
@@ -226,7 +228,7 @@ def vgic_its_process_commands(self, s, b: range(NBATCH)):
 @procedure
 def vgic_its_handle_command(self, s, cmd: range(NCMD)):
     """vgic_its_handle_command (vgic-its.c): under its_lock, dispatch on the command. SYNC does
-    nothing (KVM is always in sync); MOVALL is not in the scenario format."""
+    nothing (KVM is always in sync)."""
     ret: range(2) = 0
     spin_lock(s.its_lock)
     if MAPD in OPS_USED:
@@ -256,6 +258,9 @@ def vgic_its_handle_command(self, s, cmd: range(NCMD)):
     if INVALL in OPS_USED:
         if CMD_OP[cmd] == INVALL:
             ret = vgic_its_cmd_handle_invall(self, s, CMD_A[cmd])
+    if MOVALL in OPS_USED:
+        if CMD_OP[cmd] == MOVALL:
+            ret = vgic_its_cmd_handle_movall(self, s, CMD_A[cmd], CMD_B[cmd])
     spin_unlock(s.its_lock)
     return ret
 
