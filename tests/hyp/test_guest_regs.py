@@ -46,3 +46,16 @@ def test_commands_queued_while_the_its_is_disabled(check: Any, design: str, viol
     """KVM runs them when the ITS is enabled again (vgic_mmio_write_its_ctlr); Xen 4.10 leaves them
     for the next CWRITER write, which a guest waiting for CREADR never makes."""
     assert check(design, "its-disable-vs-discard").violated == violated
+
+
+def test_an_msi_source_does_not_hide_the_scenario_file() -> None:
+    """The MSI's source= and the scenario's own source (the file it was read from) are apart."""
+    sc = scenario_from_dict({"name": "s", "devices": {"msis": ["dev=0 ev=0 source=thread"]}}, "dir/my.toml")
+    assert sc.source == "dir/my.toml" and sc.thread_msis == (1,)
+    assert load_scenario("its-disable-vs-discard").source == "its-disable-vs-discard.toml"
+
+
+@pytest.mark.parametrize("name", ["its-disable-vs-enable-lpis", "enable-lpis-vs-msi"])
+def test_xen_passes_what_its_register_writes_cannot_break(check: Any, name: str) -> None:
+    """EnableLPIs cannot be cleared on Xen 4.10, and disabling the vITS frees nothing."""
+    assert check("xen-4.10", name).verdict == "pass"

@@ -403,14 +403,14 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     thread_msis = [0] * topo.slots
     for i, text in enumerate(_strings(dv.get("msis", []), f"{src}: [devices] msis")):
         where = f"{src}: [devices] msis[{i}]"
-        text, source = _msi_source(text.replace("MSI", "", 1) if text.upper().startswith("MSI") else text, where)
+        text, msi_source = _msi_source(text.replace("MSI", "", 1) if text.upper().startswith("MSI") else text, where)
         kv = _kv(text, where)
         _only(kv, ("dev", "ev"), where, "an MSI (and source=)")
         if "dev" not in kv or "ev" not in kv:
             raise ScenarioError(f"{where}: an MSI needs dev= and ev=")
         _range(kv["dev"], topo.devices, "dev", where)
         _range(kv["ev"], topo.events, "ev", where)
-        (thread_msis if source == "thread" else msis)[kv["dev"] * topo.events + kv["ev"]] += 1
+        (thread_msis if msi_source == "thread" else msis)[kv["dev"] * topo.events + kv["ev"]] += 1
     if max([m + t for m, t in zip(msis, thread_msis, strict=True)] + [0]) > 3:
         raise ScenarioError(f"{src}: [devices] msis: at most 3 MSIs per event")
 
