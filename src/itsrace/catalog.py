@@ -17,6 +17,7 @@ from itsrace.hyp.build import build_model
 from itsrace.hyp.design import BaseModel, Design, DesignError, load_design_file, looks_like_file
 from itsrace.hyp.scenario import ScenarioError, load_named, load_scenario, scenario_names
 from itsrace.kvm import KVM
+from itsrace.kvm.designs import SHIPPED as KVM_DESIGNS
 from itsrace.xen import XEN_4_10
 from itsrace.xen.designs import SHIPPED as XEN_DESIGNS
 
@@ -25,7 +26,7 @@ BASES: dict[str, BaseModel] = {b.name: b for b in (XEN_4_10, KVM)}
 
 def _shipped() -> dict[str, Design | BaseModel]:
     known: dict[str, Design | BaseModel] = dict(BASES)
-    for d in XEN_DESIGNS:
+    for d in XEN_DESIGNS + KVM_DESIGNS:
         if d.name in known:
             raise DesignError(f"two shipped designs are called '{d.name}'")
         if d.base_name not in known:

@@ -326,3 +326,42 @@ def test_a_good_scenario_still_runs(tmp_path: Path, capsys: pytest.CaptureFixtur
     f.write_text(GOOD_SCENARIO)
     code, out, _ = run(["check", "--scenario", str(f)], capsys)
     assert code == 0 and "PASS" in out
+
+
+# -- the guest register writes and MSI sources (issue 10 phase 2): one line, exit 2 -----------------
+_TWO = 'name = "s"\n[topology]\nvcpus = 2\n'
+GUEST_REG_SCENARIOS = {
+    "gicr-unknown-key": _TWO + '[guest]\nvcpu1 = ["GICR_CTLR vcpu=0 enable_lpis=0 rwp=1"]\n',
+    "gicr-vcpu-range": _TWO + '[guest]\nvcpu1 = ["GICR_CTLR vcpu=2 enable_lpis=0"]\n',
+    "gicr-bad-value": _TWO + '[guest]\nvcpu1 = ["GICR_CTLR vcpu=0 enable_lpis=2"]\n',
+    "gicr-not-int": _TWO + '[guest]\nvcpu1 = ["GICR_CTLR vcpu=0 enable_lpis=off"]\n',
+    "gicr-missing": _TWO + '[guest]\nvcpu1 = ["GICR_CTLR enable_lpis=0"]\n',
+    "gicr-queued": _TWO + '[guest]\nvcpu1 = ["GICR_CTLR vcpu=0 enable_lpis=0; SYNC"]\n',
+    "gicr-setup": _TWO + '[setup]\nsteps = ["GICR_CTLR vcpu=0 enable_lpis=0"]\n',
+    "gits-unknown-key": 'name = "s"\n[guest]\nvcpu0 = ["GITS_CTLR enabled=0 quiescent=1"]\n',
+    "gits-bad-value": 'name = "s"\n[guest]\nvcpu0 = ["GITS_CTLR enabled=-1"]\n',
+    "gits-missing": 'name = "s"\n[guest]\nuniverse = ["GITS_CTLR"]\n',
+    "gits-queued": 'name = "s"\n[guest]\nvcpu0 = ["SYNC; GITS_CTLR enabled=0"]\n',
+    "msi-source-bad": 'name = "s"\n[devices]\nmsis = ["dev=0 ev=0 source=vcpu"]\n',
+    "msi-source-twice": 'name = "s"\n[devices]\nmsis = ["dev=0 ev=0 source=thread source=lpi"]\n',
+    "msi-source-too-many": 'name = "s"\n[devices]\nmsis = ["dev=0 ev=0", "dev=0 ev=0 source=thread", '
+                           '"dev=0 ev=0", "dev=0 ev=0 source=thread"]\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(GUEST_REG_SCENARIOS))
+def test_bad_guest_register_writes(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / f"{name}.toml"
+    f.write_text(GUEST_REG_SCENARIOS[name])
+    for design in ("xen-4.10", "kvm"):
+        code, out, err = run(["check", "--design", design, "--scenario", str(f)], capsys)
+        one_line(code, err)
+
+
+@pytest.mark.parametrize("text", ["MOVALL from=0 to=2", "MOVALL from=0", "MOVALL from=0 to=1 col=0"],
+                         ids=["range", "missing", "unknown-key"])
+def test_bad_movall(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "movall.toml"
+    f.write_text(_TWO + f'[guest]\nvcpu1 = ["{text}"]\n')
+    code, out, err = run(["check", "--design", "kvm", "--scenario", str(f)], capsys)
+    one_line(code, err)

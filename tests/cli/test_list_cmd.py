@@ -43,6 +43,7 @@ def test_designs(capsys: pytest.CaptureFixture[str]) -> None:
     rows = {line.split()[0]: line for line in out.splitlines()}
     assert out.split()[0] == "xen-4.10" and "base model" in rows["xen-4.10"]
     assert "on xen-4.10" in rows["unmapped-tag"] and "on xen-4.10" in rows["null-check"]
+    assert "on kvm" in rows["kvm-cve-2024-26598"] and "on kvm" in rows["kvm-cve-2026-74568"]
     _, out = out_of(["list", "designs", "-v"], capsys)
     assert "Changes: " in out and "its_discard_event" in out
 

@@ -145,6 +145,13 @@ def test_lock_order(check: Any, scenario: Any) -> None:
     assert check("fault:lock_order_inverted", sc).violated == {"lock-order"}
 
 
+def test_leak_kvm_before_the_2026_release_fix(check: Any) -> None:
+    """KVM before the CVE-2026-74568 fix: vgic_put_irq's final decrement outside lpi_xa's lock lets
+    DISCARD; MAPTI replace an object that is then never freed (docs/findings.md section 7)."""
+    assert check("kvm", "sync-vs-inject").verdict == "pass"
+    assert check("kvm-cve-2026-74568", "sync-vs-inject").violated == {"leak"}
+
+
 # property -> the test above that shows it failing
 COVERED = {
     "use-after-free": test_use_after_free_real_xen,
@@ -164,6 +171,7 @@ COVERED = {
     "deadlock": test_deadlock_real_xen_mapti_on_pcpu0,
     "lock-order": test_lock_order,
     "delivery-target": _new_properties.test_delivery_target_fails_when_movi_does_not_retarget,
+    "leak": test_leak_kvm_before_the_2026_release_fix,
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from itsrace.catalog import get_design
+from itsrace.catalog import DESIGNS, get_design
 from itsrace.hyp.design import Design
 from itsrace.kvm.designs import SHIPPED
 
@@ -28,9 +28,14 @@ HISTORY = [
 
 def test_the_history_designs_build_on_kvm() -> None:
     names = {d.name for d in SHIPPED}
-    assert names == {"kvm-cve-2024-26598", "kvm-cve-2026-74568"}
+    assert names == {"kvm-cve-2024-26598", "kvm-cve-2026-74568", "kvm-invalidate-put-erased"}
     for d in SHIPPED:
         assert isinstance(d, Design) and d.base_name == "kvm"
+
+
+def test_the_history_designs_are_registered_by_name() -> None:
+    for d in SHIPPED:
+        assert DESIGNS[d.name] is d and get_design(d.name) is d and d.parent is DESIGNS["kvm"]
 
 
 @pytest.mark.parametrize("design, scenario, violated", HISTORY, ids=[f"{d}-{s}" for d, s, _ in HISTORY])

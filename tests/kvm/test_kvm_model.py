@@ -29,6 +29,19 @@ WHY_IT_PASSES = {
     "nested-lpi-vs-discard": "MSIs come from a thread and lookups are RCU: no nested handler, no reader behind a writer",
     "remap-stale-itt": "MAPD V=0 frees every ITE (and the remap starts empty): CLEAR finds no ITE",
     "dom0-zeroed-itte-clear": "ITEs live in kernel lists, not guest memory: the rewrite changes nothing KVM reads",
+    "its-disable-vs-discard": "the GITS_CTLR write and the commands both hold cmd_lock; a DISCARD queued while "
+                              "the ITS is disabled runs when it is enabled again",
+    "enable-lpis-vs-msi": "the MSI slow path re-checks EnableLPIs under its_lock; a translation cached meanwhile "
+                          "holds its own reference",
+}
+
+# Why kvm fails these (docs/findings.md section 7, K1): two translation-cache walks without a common
+# lock load the same entry and both put its one reference.
+WHY_IT_FAILS = {
+    "discard-vs-enable-lpis": ({"double-free", "free-while-referenced", "use-after-free"},
+                               "K1: EnableLPIs cleared (no ITS lock) vs DISCARD (its_lock)"),
+    "its-disable-vs-enable-lpis": ({"free-while-referenced"},
+                                   "K1: GITS_CTLR disabled (cmd_lock) vs EnableLPIs cleared (no ITS lock)"),
 }
 UNIVERSES = {"guest", "guest-wide", "guest-2vcpu"}  # guest pinned below; the two wider ones are Xen's (docs/findings.md)
 
@@ -38,7 +51,7 @@ def test_kvm_is_a_base_model_in_the_catalog() -> None:
 
 
 def test_every_shipped_scenario_has_a_pinned_reason() -> None:
-    assert set(WHY_IT_PASSES) | UNIVERSES == set(scenario_names())
+    assert set(WHY_IT_PASSES) | set(WHY_IT_FAILS) | UNIVERSES == set(scenario_names())
 
 
 @pytest.mark.parametrize("name", scenario_names())
@@ -56,6 +69,13 @@ def test_lock_order_is_vgic_c_header_comment() -> None:
 def test_kvm_passes(check: Any, name: str) -> None:
     r = check("kvm", name)
     assert r.verdict == "pass", (name, WHY_IT_PASSES[name], sorted(r.violated))
+
+
+@pytest.mark.parametrize("name", sorted(WHY_IT_FAILS))
+def test_kvm_fails(check: Any, name: str) -> None:
+    violated, why = WHY_IT_FAILS[name]
+    r = check("kvm", name)
+    assert set(r.violated) == violated, (name, why, sorted(r.violated))
 
 
 @pytest.mark.slow
@@ -81,6 +101,8 @@ FAULTS = [
      "vgic_put_irq under ap_list_lock takes lpi_xa's lock, which comes first"),
     ("no_deferred_release", "discard-vs-lpi", {"leak"},
      "a count-0 object left in lpi_xa by the deferred put is never freed"),
+    ("ctlr_no_process", "its-disable-vs-discard", {"queue-consumed"},
+     "enabling the ITS without running the commands queued while it was disabled strands them"),
 ]
 
 
@@ -102,3 +124,12 @@ def test_every_procedure_and_process_is_in_the_model_map() -> None:
     missing = [name for name, (_fn, info) in r.functions.items()
                if info["kind"] in ("procedure", "process") and f"`{name}`" not in text]
     assert missing == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", ["kvm", "xen-4.10"])
+def test_movall_while_the_lpi_is_in_an_lr(check: Any, design: str) -> None:
+    """MOVALL (test scenario): KVM retargets every LPI and prune migrates the queued one under both
+    ap_list locks; Xen 4.10 ignores the command. Both are memory-safe and deliver the MSI."""
+    r = check(design, "test:movall-vs-msi")
+    assert r.verdict == "pass", sorted(r.violated)

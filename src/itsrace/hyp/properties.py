@@ -95,6 +95,13 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in (
              "at rest after MAPD V=0, nothing of the device is left",
              "No radix-tree entry, list membership, live pend_irqs or allocated host LPI may remain: otherwise "
              "memory leaks, or later lookups find freed objects."),
+    Property("leak", "final", "resources",
+             "at rest, every allocated interrupt object is reachable and counts exactly its references",
+             "KVM: a vgic_irq whose refcount is higher than the pointers to it (ITEs, translation-cache entries, "
+             "its ap_list), or that is no longer its INTID's lpi_xa entry, is never freed: memory leaks, and a later "
+             "MAPTI of the INTID makes a second object for it. Xen 4.10 has no reference counts: a pend_irqs array "
+             "belongs to its device and is freed at MAPD V=0, so its leak is device-cleaned-up's violation and the "
+             "Xen model has no separate leak check."),
     Property("free-while-referenced", "assertion", "resources",
              "a pending_irq is not freed or re-initialised while the radix tree or a vCPU list still refers to it",
              "The tree and the lists keep raw pointers; freeing (MAPD V=0) or memset (MAPTI) under them leaves "

@@ -43,6 +43,10 @@ format, with every key (only ``name`` is required)::
 
     [devices]
     msis = ["dev=0 ev=0"]                # each entry: one MSI that may arrive at any time
+    # msis = ["dev=0 ev=0 source=thread"]  # source=lpi (default): a device's MSI, which reaches
+                                         # the hypervisor as a physical LPI; source=thread: an
+                                         # MSI a thread that is not a vCPU injects (KVM_SIGNAL_MSI
+                                         # or irqfd from the VMM or vhost)
 
     [bounds]
     exits = 1                            # spontaneous exits per vCPU
@@ -50,7 +54,8 @@ format, with every key (only ``name`` is required)::
 Commands (guest ITS commands, plus ``PROP``, a guest write to the LPI property table):
 ``MAPD dev=D [valid=1]``, ``MAPC col=C vcpu=V [valid=1]``, ``MAPTI dev=D ev=E lpi=L col=C``,
 ``DISCARD dev=D ev=E``, ``INT dev=D ev=E``, ``MOVI dev=D ev=E col=C``, ``CLEAR dev=D ev=E``,
-``INV dev=D ev=E``, ``INVALL col=C``, ``SYNC``, ``PROP lpi=L [enable=1] [prio=0]``.
+``INV dev=D ev=E``, ``INVALL col=C``, ``SYNC``, ``MOVALL from=V to=W`` (every LPI targeting
+vCPU V's redistributor moves to W's), ``PROP lpi=L [enable=1] [prio=0]``.
 Setup steps may also be ``LR vcpu=V lpi=L [state=pending|active]``: the vLPI was triggered and
 is in a list register of that vCPU (which must be its collection's target).
 
@@ -60,6 +65,11 @@ re-reads these tables on every command): ``ITTE dev=D ev=E col=C [lpi=L]`` (an i
 translation entry; without ``lpi`` its vLPI is 0, INVALID_LPI: ``col=0`` alone is a zeroed
 entry), ``DTE dev=D [valid=1]`` (a device table entry), ``CTE col=C vcpu=V [valid=1]`` (a
 collection table entry).
+Guest register writes (guest actions, not ITS commands; each is one MMIO write, so it stands
+alone in an entry, and it cannot be a setup step): ``GICR_CTLR vcpu=V enable_lpis=0|1`` (the
+guest writes GICR_CTLR.EnableLPIs of vCPU V's redistributor; any vCPU may write any
+redistributor's registers) and ``GITS_CTLR enabled=0|1`` (the guest writes GITS_CTLR.Enabled
+while other vCPUs may be issuing commands). Every redistributor and the ITS start enabled.
 
 Every error is a :class:`ScenarioError` whose message is one line naming the file and the key.
 """
@@ -76,9 +86,14 @@ from itsrace.engine.files import MIB, InputFileError, read_text_file
 
 # Command opcodes in the model (small integers; each command is the tuple (op, a, b, c, d)).
 NOP, MAPD, MAPC, MAPTI, DISCARD, INT, MOVI, CLEAR, INV, INVALL, SYNC, PROP = range(12)
+# Guest register writes (MMIO, not commands): numbered apart from the commands.
+GICR_CTLR, GITS_CTLR = 16, 17
+MOVALL = 14  # a command, numbered apart from the commands of phase 1
+REG_WRITES = frozenset({GICR_CTLR, GITS_CTLR})
 OP_NAMES = {
     MAPD: "MAPD", MAPC: "MAPC", MAPTI: "MAPTI", DISCARD: "DISCARD", INT: "INT", MOVI: "MOVI",
     CLEAR: "CLEAR", INV: "INV", INVALL: "INVALL", SYNC: "SYNC", PROP: "PROP",
+    GICR_CTLR: "GICR_CTLR", GITS_CTLR: "GITS_CTLR", MOVALL: "MOVALL",
 }
 _BY_NAME = {v: k for k, v in OP_NAMES.items()}
 
@@ -95,6 +110,9 @@ _FIELDS: dict[int, tuple[tuple[str, int | None], ...]] = {
     INVALL: (("col", None),),
     SYNC: (),
     PROP: (("lpi", None), ("enable", 1), ("prio", 0)),
+    GICR_CTLR: (("vcpu", None), ("enable_lpis", None)),
+    GITS_CTLR: (("enabled", None),),
+    MOVALL: (("from", None), ("to", None)),
 }
 
 LR_PENDING_STATE, LR_ACTIVE_STATE = 1, 2
@@ -225,6 +243,7 @@ class Scenario:
     universe_vcpus: tuple[int, ...] = (0,)
     rewrites: tuple[Rewrite, ...] = ()  # Dom0's writes to its ITS tables in guest memory
     msis: tuple[int, ...] = ()  # per host LPI (dev * events + ev): how many MSIs may arrive
+    thread_msis: tuple[int, ...] = ()  # per event: MSIs a thread that is not a vCPU injects (source=thread)
     exits: int = 1
     source: str = ""  # file it was read from
 
@@ -293,7 +312,8 @@ def parse_command(text: str, where: str, topo: Topology, setup: bool = False) ->
         else:
             args.append(default)
     limits = {"dev": topo.devices, "ev": topo.events, "lpi": topo.vlpis, "col": topo.collections,
-              "vcpu": topo.vcpus, "valid": 2, "enable": 2, "prio": topo.priorities}
+              "vcpu": topo.vcpus, "valid": 2, "enable": 2, "prio": topo.priorities, "enable_lpis": 2,
+              "enabled": 2, "from": topo.vcpus, "to": topo.vcpus}
     for (fname, _), value in zip(fields, args, strict=True):
         _range(value, limits[fname], fname, where)
     return Command(op, tuple(args))
@@ -315,6 +335,9 @@ def parse_batch(text: str, where: str, topo: Topology) -> Batch:
         cmds.append(cmd)
     if len(cmds) > 1 and any(c.op == PROP for c in cmds):
         raise ScenarioError(f"{where}: PROP is a guest memory write; it cannot be queued with commands")
+    if len(cmds) > 1 and any(c.op in REG_WRITES for c in cmds):
+        name = next(OP_NAMES[c.op] for c in cmds if c.op in REG_WRITES)
+        raise ScenarioError(f"{where}: {name} is a guest register write; it cannot be queued with commands")
     if len(cmds) > 4:
         raise ScenarioError(f"{where}: at most 4 commands per CWRITER write")
     return tuple(cmds)
@@ -404,6 +427,10 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
         parse_command(text, f"{src}: [setup] steps[{i}]", topo, setup=True)
         for i, text in enumerate(_strings(st.get("steps", []), f"{src}: [setup] steps"))
     )
+    for i, step in enumerate(setup):
+        if isinstance(step, Command) and step.op in REG_WRITES:
+            raise ScenarioError(f"{src}: [setup] steps[{i}]: {OP_NAMES[step.op]} is a guest action, not a setup step "
+                                "(every redistributor and the ITS start enabled)")
 
     g = _table(data, "guest", src)
     scripts: list[tuple[Batch, ...]] = []
@@ -441,16 +468,18 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     if extra:
         raise ScenarioError(f"{src}: [devices]: unknown key(s) {', '.join(extra)}")
     msis = [0] * topo.slots
+    thread_msis = [0] * topo.slots
     for i, text in enumerate(_strings(dv.get("msis", []), f"{src}: [devices] msis")):
         where = f"{src}: [devices] msis[{i}]"
-        kv = _kv(text.replace("MSI", "", 1) if text.upper().startswith("MSI") else text, where)
-        _only(kv, ("dev", "ev"), where, "an MSI")
+        text, msi_source = _msi_source(text.replace("MSI", "", 1) if text.upper().startswith("MSI") else text, where)
+        kv = _kv(text, where)
+        _only(kv, ("dev", "ev"), where, "an MSI (and source=)")
         if "dev" not in kv or "ev" not in kv:
             raise ScenarioError(f"{where}: an MSI needs dev= and ev=")
         _range(kv["dev"], topo.devices, "dev", where)
         _range(kv["ev"], topo.events, "ev", where)
-        msis[kv["dev"] * topo.events + kv["ev"]] += 1
-    if max(msis + [0]) > 3:
+        (thread_msis if msi_source == "thread" else msis)[kv["dev"] * topo.events + kv["ev"]] += 1
+    if max([m + t for m, t in zip(msis, thread_msis, strict=True)] + [0]) > 3:
         raise ScenarioError(f"{src}: [devices] msis: at most 3 MSIs per event")
 
     b = _table(data, "bounds", src)
@@ -463,7 +492,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
         name=name, summary=str(data.get("summary", "")), description=str(data.get("description", "")).strip(),
         topology=topo, setup=setup, scripts=tuple(scripts), universe=tuple(universe),
         max_commands=max_commands, universe_vcpus=tuple(uv_raw), rewrites=rewrites, msis=tuple(msis), exits=exits,
-        source=source,
+        source=source, thread_msis=tuple(thread_msis),
     )
 
 
@@ -515,3 +544,22 @@ def load_scenario(name_or_path: str) -> Scenario:
     if name_or_path.endswith(".toml") or "/" in name_or_path or Path(name_or_path).is_file():
         return load_scenario_file(name_or_path)
     return load_named(name_or_path)
+
+
+MSI_SOURCES = ("lpi", "thread")
+
+
+def _msi_source(text: str, where: str) -> tuple[str, str]:
+    """Split ``source=lpi|thread`` off an MSI entry: (the rest, the source; ``lpi`` by default)."""
+    rest, sources = [], []
+    for tok in text.split():
+        key, eq, value = tok.partition("=")
+        if key == "source" and eq:
+            if value not in MSI_SOURCES:
+                raise ScenarioError(f"{where}: source must be {' or '.join(MSI_SOURCES)}, got '{value}'")
+            sources.append(value)
+        else:
+            rest.append(tok)
+    if len(sources) > 1:
+        raise ScenarioError(f"{where}: 'source' given twice")
+    return " ".join(rest), (sources[0] if sources else "lpi")

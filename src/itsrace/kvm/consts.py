@@ -26,15 +26,19 @@ from typing import Any
 from itsrace.hyp.scenario import (
     CLEAR,
     DISCARD,
+    GICR_CTLR,
+    GITS_CTLR,
     INT,
     INV,
     INVALL,
     MAPC,
     MAPD,
     MAPTI,
+    MOVALL,
     MOVI,
     NOP,
     PROP,
+    REG_WRITES,
     SYNC,
     Command,
     Scenario,
@@ -55,7 +59,7 @@ RMAX = 8  # largest refcount the scenario can reach
 VCPU_PCPU: tuple[int, ...] = (1,)
 ACTIVE_STATE = True  # the guest's acknowledge makes an LR active
 MAX_MSI = 1
-MSIS: tuple[int, ...] = (0,)  # per event: MSIs its device may send
+MSIS: tuple[int, ...] = (0,)  # per event: MSIs its device may send (source=lpi and source=thread)
 MAX_EXITS = 1
 TRIG_MAX = 1  # saturation of the ghost trigger counter
 NCMD = 1
@@ -79,10 +83,11 @@ OPS_USED: frozenset[int] = frozenset()
 LR_INVALID, LR_PENDING, LR_ACTIVE, LR_PA = 0, 1, 2, 3
 
 __all__ = [
-    "ACTIVE_STATE", "BATCH", "BATCH_LEN", "CLEAR", "CMD_A", "CMD_B", "CMD_C", "CMD_D", "CMD_OP", "DISCARD", "INT",
+    "ACTIVE_STATE", "BATCH", "BATCH_LEN", "CLEAR", "CMD_A", "CMD_B", "CMD_C", "CMD_D", "CMD_OP", "DISCARD",
+    "GICR_CTLR", "GITS_CTLR", "INT",
     "INV", "INVALL", "LR_ACTIVE", "LR_INVALID", "LR_PA", "LR_PENDING", "MAPC", "MAPD", "MAPTI", "MAX_BATCH",
-    "MAX_CMDS", "MAX_EXITS", "MAX_MSI", "MAX_SCRIPT", "MOVI", "MSIS", "NACT", "NBATCH", "NC", "NCMD", "NCOL", "ND",
-    "NE", "NL", "NO", "NOP", "NPOOL", "NPRIO", "NQ", "NV", "OPS_USED", "PROP", "RMAX", "SCRIPT", "SCRIPT_LEN",
+    "MAX_CMDS", "MAX_EXITS", "MAX_MSI", "MAX_SCRIPT", "MOVALL", "MOVI", "MSIS", "NACT", "NBATCH", "NC", "NCMD", "NCOL", "ND",
+    "NE", "NL", "NO", "NOP", "NPOOL", "NPRIO", "NQ", "NV", "OPS_USED", "PROP", "REG_WRITES", "RMAX", "SCRIPT", "SCRIPT_LEN",
     "SYNC", "TRIG_MAX", "UNIV", "UNIV_VCPU", "VCPU_PCPU",
 ]
 
@@ -118,12 +123,15 @@ def make_consts(scenario: Scenario) -> dict[str, Any]:
     enc = [c.encode() for c in table]
     ops = frozenset(c.op for c in scenario.commands())
     npool = 2
+    # KVM injects a device's MSI (source=lpi: VFIO's host interrupt handler signals the irqfd) and a
+    # VMM's or vhost's (source=thread: KVM_SIGNAL_MSI, irqfd) through the same kvm_set_msi (see msi.py)
+    msis = tuple(a + b for a, b in zip(scenario.msis, scenario.thread_msis or (0,) * nq, strict=True))
     return dict(
         NC=nc, NL=t.lrs, ND=t.devices, NE=t.events, NQ=nq, NV=t.vlpis, NCOL=t.collections, NPRIO=t.priorities,
         NPOOL=npool, NO=npool * t.vlpis, RMAX=3 * nq + 2 * nc + 2, VCPU_PCPU=tuple(t.vcpu_pcpus),
-        ACTIVE_STATE=t.lpi_active_state, MAX_MSI=max(scenario.msis + (0,)), MSIS=tuple(scenario.msis),
+        ACTIVE_STATE=t.lpi_active_state, MAX_MSI=max(msis + (0,)), MSIS=msis,
         MAX_EXITS=scenario.exits,
-        TRIG_MAX=max(1, min(4, sum(scenario.msis) + len(scenario.setup)
+        TRIG_MAX=max(1, min(4, sum(msis) + len(scenario.setup)
                              + sum(1 for c in scenario.commands() if c.op == INT))),
         NCMD=len(table), CMD_OP=tuple(e[0] for e in enc), CMD_A=tuple(e[1] for e in enc),
         CMD_B=tuple(e[2] for e in enc), CMD_C=tuple(e[3] for e in enc), CMD_D=tuple(e[4] for e in enc),
@@ -136,4 +144,4 @@ def make_consts(scenario: Scenario) -> dict[str, Any]:
     )
 
 
-_ = (CLEAR, DISCARD, INV, INVALL, MAPC, MAPD, MAPTI, MOVI, PROP)  # re-exported for the model modules
+_ = (CLEAR, DISCARD, GICR_CTLR, GITS_CTLR, INV, INVALL, MAPC, MAPD, MAPTI, MOVALL, MOVI, PROP, REG_WRITES)  # re-exported for the model modules

@@ -160,7 +160,7 @@ def vgic_its_trigger_msi(self, s, q: range(NQ), is_int: bool):
     with atomic():  # vgic_its_resolve_lpi: its->enabled; find_ite; its_is_collection_mapped; collection_to_vcpu; vgic_lpis_enabled
         r: range(NO + 1) = 0
         if (s.its_enabled and s.ite[q] and s.ite_irq[q] != 0 and s.ite_col[q] != NCOL
-                and s.col_target[s.ite_col[q]] != NC and s.lpis_en[s.col_target[s.ite_col[q]]]):
+                and s.col_target[s.ite_col[q]] != NC and s.lpis_en[s.col_target[s.ite_col[q]]] == 1):
             r = s.ite_irq[q]
             # ghost: the ITS translated the trigger to this INTID
             s.trig[OINTID(r - 1) - 1] = min(s.trig[OINTID(r - 1) - 1] + 1, TRIG_MAX)
@@ -337,6 +337,26 @@ def vgic_its_cmd_handle_invall(self, s, col: range(NCOL)):
     if ivc == NC:
         return 1
     vgic_its_invall(self, s, ivc)
+    return 0
+
+
+@procedure
+def vgic_its_cmd_handle_movall(self, s, v1: range(NC), v2: range(NC)):
+    """vgic_its_cmd_handle_movall (vgic-its.c), its_lock held: for *every* INTID in lpi_xa (the
+    2026 code does not filter on the old target), vgic_get_irq, update_affinity to v2, put; then
+    invalidate the translation cache. Nothing when the two redistributors are the same."""
+    r: range(NO + 1) = 0
+    present: bool = False
+    if v1 != v2:
+        for V in range(1, NV + 1):
+            with atomic():  # xa_for_each(&dist->lpi_xa, intid, irq): an entry at intid?
+                present = s.xa[V - 1] != 0
+            if present:
+                r = vgic_get_lpi(self, s, V)  # irq = vgic_get_irq(kvm, intid)
+                if r != 0:
+                    update_affinity(self, s, r - 1, v2)
+                    vgic_put_irq(self, s, r - 1)
+        vgic_its_invalidate_cache(self, s)
     return 0
 
 

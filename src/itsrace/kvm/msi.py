@@ -10,12 +10,18 @@ irqfd also uses in atomic context), and on a miss translates under ``its_lock``.
 from __future__ import annotations
 
 from itsrace.engine.lang.process import atomic, await_, check, spin_lock, spin_unlock
-from itsrace.hyp.lang import procedure, process
+from itsrace.hyp.lang import procedure, process, pure
 from itsrace.kvm.cache import ite_intid, vgic_its_check_cache
-from itsrace.kvm.consts import NO, NQ
+from itsrace.kvm.consts import NC, NCOL, NO, NQ
 from itsrace.kvm.irq import vgic_put_irq
 from itsrace.kvm.its_cmds import vgic_its_trigger_msi
 from itsrace.kvm.vgic import vgic_queue_irq_unlock
+
+
+@pure
+def gv_rd_enabled(gv_lpis_en: tuple[int, ...], col_target: tuple[int, ...], gv_col: int) -> bool:
+    """In the guest's view, LPIs are enabled on the redistributor the event's collection targets."""
+    return gv_col == NCOL or col_target[gv_col] == NC or bool(gv_lpis_en[col_target[gv_col]])
 
 
 @procedure
@@ -60,6 +66,7 @@ def kvm_set_msi(self, s):
         s.msi_left[self] = s.msi_left[self] - 1
         s.msi_v[self] = ite_intid(s.ite, s.ite_irq, self)
         if s.gv_lpi[self] != 0:
-            if s.prop_en[s.gv_lpi[self] - 1] and not s.gv_dirty[s.gv_lpi[self] - 1]:
+            if (s.prop_en[s.gv_lpi[self] - 1] and not s.gv_dirty[s.gv_lpi[self] - 1] and s.gv_its_en
+                    and gv_rd_enabled(s.gv_lpis_en, s.col_target, s.gv_col[self])):
                 s.owed[self] = 1
     vgic_its_inject_msi(self, s, self)

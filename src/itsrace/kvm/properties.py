@@ -79,8 +79,9 @@ def device_cleaned_up(s):
 
 @final("queue-consumed")
 def queue_consumed(s):
-    """Every scripted command has been issued and consumed."""
-    return not at_rest(s.pc_vCPU, s.pc_msi) or all(s.cmd_next[v] == SCRIPT_LEN[v] for v in range(NC))
+    """Every scripted command has been issued and consumed (none is left queued: CREADR == CWRITER)."""
+    return not at_rest(s.pc_vCPU, s.pc_msi) or (all(s.cmd_next[v] == SCRIPT_LEN[v] for v in range(NC))
+                                                and s.cmd_pend == 0)
 
 
 @final("leak")

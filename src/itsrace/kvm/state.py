@@ -82,7 +82,7 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     # vCPUs
     m.spinlock("ap_list_lock0", doc="vCPU0's vgic_cpu->ap_list_lock (raw spinlock)")
     m.spinlock("ap_list_lock1", doc="vCPU1's vgic_cpu->ap_list_lock (raw spinlock)")
-    var("lpis_en", bool, NC, "GICR_CTLR.EnableLPIs of the vCPU's redistributor")
+    var("lpis_en", range(3), NC, "vgic_cpu->ctlr: 0, 1 = GICR_CTLR_ENABLE_LPIS, 2 = GICR_CTLR_RWP (being disabled)")
     var("lr_intid", range(NV + 1), (NC, NL), "list register: INTID (0: unused)")
     var("lr_state", range(4), (NC, NL), "list register state: 0 invalid, 1 pending, 2 active, 3 pending+active")
     var("in_guest", bool, NC, "the vCPU runs guest code")
@@ -90,6 +90,7 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("exits_left", range(K["MAX_EXITS"] + 1), NC, "spontaneous exits left (scenario bound)")
     var("cmd_next", range(K["MAX_SCRIPT"] + 1), NC, "next scripted command of the vCPU's guest")
     var("cmds_left", range(K["MAX_CMDS"] + 1), (), "universe commands the guest may still issue")
+    var("cmd_pend", range(K["NBATCH"] + 1), (), "its->cwriter ahead of its->creadr: batch + 1 queued, not yet processed")
     # guest memory
     var("prop_en", bool, NV, "LPI property table: enable bit")
     var("prop_prio", range(NPRIO), NV, "LPI property table: priority")
@@ -109,6 +110,8 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     # of the struct */". refcount is a refcount_t (atomic by type) and not declared here.
     # Lock-free accesses the code makes on purpose are marked lockfree() where they happen.
     m.protected_by("irq_lock", *VGIC_IRQ_LOCKED, index="same")
+    var("gv_lpis_en", bool, NC, "ghost: the guest's view: EnableLPIs of the vCPU's redistributor is set")
+    var("gv_its_en", bool, (), "ghost: the guest's view: GITS_CTLR.Enabled is set")
     m.set_lock_order(LOCK_ORDER)
 
 
@@ -123,9 +126,10 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "col_target": [NC] * NCOL, "cache": [0] * NQ, "lpis_en": [1] * NC,
         "lr_intid": [[0] * NL for _ in range(NC)], "lr_state": [[0] * NL for _ in range(NC)],
         "in_guest": [1] * NC, "kick": [0] * NC, "exits_left": [K["MAX_EXITS"]] * NC, "cmd_next": [0] * NC,
-        "cmds_left": K["MAX_CMDS"], "prop_en": [1] * NV, "prop_prio": [0] * NV, "msi_left": list(sc.msis),
+        "cmds_left": K["MAX_CMDS"], "prop_en": [1] * NV, "prop_prio": [0] * NV, "msi_left": list(K["MSIS"]),
         "lr_own": [[0] * NL for _ in range(NC)], "trig": [0] * NV, "msi_v": [0] * NQ, "owed": [0] * NQ,
         "gv_lpi": [0] * NQ, "gv_col": [NCOL] * NQ, "gv_dev": [0] * ND, "gv_dirty": [0] * NV, "dev_gone": [0] * ND,
+        "cmd_pend": 0, "gv_lpis_en": [1] * NC, "gv_its_en": 1,
     }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from itsrace.engine.lang.model import check, require
 from itsrace.engine.lang.process import atomic, await_, spin_lock, spin_unlock
 from itsrace.hyp.lang import action, procedure, process, pure
+from itsrace.kvm.cache import vgic_its_invalidate_all_caches, vgic_its_invalidate_cache
 from itsrace.kvm.consts import (
     ACTIVE_STATE,
     BATCH,
@@ -30,6 +31,8 @@ from itsrace.kvm.consts import (
     CMD_D,
     CMD_OP,
     DISCARD,
+    GICR_CTLR,
+    GITS_CTLR,
     INT,
     INV,
     INVALL,
@@ -40,6 +43,7 @@ from itsrace.kvm.consts import (
     MAPD,
     MAPTI,
     MAX_BATCH,
+    MOVALL,
     MOVI,
     NACT,
     NBATCH,
@@ -51,6 +55,7 @@ from itsrace.kvm.consts import (
     NQ,
     OPS_USED,
     PROP,
+    REG_WRITES,
     SCRIPT,
     SCRIPT_LEN,
     UNIV,
@@ -65,9 +70,10 @@ from itsrace.kvm.its_cmds import (
     vgic_its_cmd_handle_mapc,
     vgic_its_cmd_handle_mapd,
     vgic_its_cmd_handle_mapi,
+    vgic_its_cmd_handle_movall,
     vgic_its_cmd_handle_movi,
 )
-from itsrace.kvm.vgic import kvm_vgic_flush_hwstate, kvm_vgic_sync_hwstate
+from itsrace.kvm.vgic import kvm_vgic_flush_hwstate, kvm_vgic_sync_hwstate, vgic_flush_pending_lpis
 
 
 @pure
@@ -97,6 +103,16 @@ def gv_mapti_valid(gv_dev: tuple[int, ...], gv_lpi: tuple[int, ...], col_target:
 
 
 @pure
+def queue_drained(act: int, v: int, cmd_next: int, cmd_pend: int) -> bool:
+    """The guest writes GITS_CWRITER again only once GITS_CREADR has reached it (a Linux guest
+    waits for its commands' completion): commands queued while the ITS is disabled hold the
+    next CWRITER write back. Register writes do not wait."""
+    if cmd_pend == 0 or act == 0:
+        return True
+    return CMD_OP[BATCH[command_of(act, v, cmd_next)][0]] in REG_WRITES
+
+
+@pure
 def command_of(act: int, v: int, cmd_next: int) -> int:
     """The batch id the exit issues (0 for an interrupt exit)."""
     if act == 1:
@@ -111,7 +127,8 @@ def vcpu(self, s, act: range(NACT)):
     """One round trip of vCPU ``self`` out of guest mode and back (kvm_arch_vcpu_ioctl_run)."""
     with atomic():  # the guest exits
         await_(s.in_guest[self] == 1 and may_exit(act, self, s.kick[self], s.lr_intid[self], s.exits_left[self],
-                                                  s.o_vcpu, s.cmd_next[self], s.cmds_left))
+                                                  s.o_vcpu, s.cmd_next[self], s.cmds_left)
+               and queue_drained(act, self, s.cmd_next[self], s.cmd_pend))
         s.in_guest[self] = 0
         batch: range(NBATCH) = command_of(act, self, s.cmd_next[self])
         if act == 0 and not s.kick[self] and not any(s.lr_intid[self]) and not any(
@@ -124,17 +141,43 @@ def vcpu(self, s, act: range(NACT)):
         s.kick[self] = 0  # the request is consumed on the way in again
     kvm_vgic_sync_hwstate(self, s, self)
     if act != 0:
-        vgic_mmio_write_its_cwriter(self, s, batch)
+        if REG_WRITES & OPS_USED:  # a scenario with guest register writes: dispatch on the register
+            dispatch_mmio_write(self, s, batch)
+        else:
+            vgic_mmio_write_its_cwriter(self, s, batch)
     kvm_vgic_flush_hwstate(self, s, self)
     with atomic():  # enter the guest
         s.in_guest[self] = 1
 
 
 @procedure
+def dispatch_mmio_write(self, s, b: range(NBATCH)):
+    """dispatch_mmio_access -> vgic_mmio_write_* (vgic-mmio.c): the register the guest wrote:
+    a redistributor's GICR_CTLR, GITS_CTLR, or GITS_CWRITER (its queued commands)."""
+    if CMD_OP[BATCH[b][0]] == GICR_CTLR:
+        vgic_mmio_write_v3r_ctlr(self, s, CMD_A[BATCH[b][0]], CMD_B[BATCH[b][0]])
+    elif CMD_OP[BATCH[b][0]] == GITS_CTLR:
+        vgic_mmio_write_its_ctlr(self, s, CMD_A[BATCH[b][0]])
+    else:
+        vgic_mmio_write_its_cwriter(self, s, b)
+
+
+@procedure
 def vgic_mmio_write_its_cwriter(self, s, b: range(NBATCH)):
-    """vgic_mmio_write_its_cwriter (vgic-its.c) -> vgic_its_process_commands: under cmd_lock, if
-    the ITS is enabled, handle each queued command and advance CREADR (also when it failed)."""
+    """vgic_mmio_write_its_cwriter (vgic-its.c): under cmd_lock, move CWRITER past the batch and
+    vgic_its_process_commands."""
     spin_lock(s.cmd_lock)
+    if GITS_CTLR in OPS_USED:  # only a scenario that can disable the ITS can leave commands queued
+        with atomic():  # its->cwriter = reg
+            s.cmd_pend = b + 1
+    vgic_its_process_commands(self, s, b)
+    spin_unlock(s.cmd_lock)
+
+
+@procedure
+def vgic_its_process_commands(self, s, b: range(NBATCH)):
+    """vgic_its_process_commands (vgic-its.c), cmd_lock held: if the ITS is enabled, handle each
+    queued command and advance CREADR (also when it failed)."""
     if s.its_enabled:  # vgic_its_process_commands: commands are only processed when the ITS is enabled
         j: range(MAX_BATCH + 1) = 0
         while j < BATCH_LEN[b]:
@@ -176,14 +219,16 @@ def vgic_mmio_write_its_cwriter(self, s, b: range(NBATCH)):
                                 s.gv_lpi[q] = 0
                                 s.gv_col[q] = NCOL
                                 s.owed[q] = 0
+                if GITS_CTLR in OPS_USED:
+                    if j == BATCH_LEN[b] - 1:
+                        s.cmd_pend = 0  # creadr == cwriter
             j = j + 1
-    spin_unlock(s.cmd_lock)
 
 
 @procedure
 def vgic_its_handle_command(self, s, cmd: range(NCMD)):
     """vgic_its_handle_command (vgic-its.c): under its_lock, dispatch on the command. SYNC does
-    nothing (KVM is always in sync); MOVALL is not in the scenario format."""
+    nothing (KVM is always in sync)."""
     ret: range(2) = 0
     spin_lock(s.its_lock)
     if MAPD in OPS_USED:
@@ -213,8 +258,74 @@ def vgic_its_handle_command(self, s, cmd: range(NCMD)):
     if INVALL in OPS_USED:
         if CMD_OP[cmd] == INVALL:
             ret = vgic_its_cmd_handle_invall(self, s, CMD_A[cmd])
+    if MOVALL in OPS_USED:
+        if CMD_OP[cmd] == MOVALL:
+            ret = vgic_its_cmd_handle_movall(self, s, CMD_A[cmd], CMD_B[cmd])
     spin_unlock(s.its_lock)
     return ret
+
+
+# -- guest register writes (KVM's GICR_CTLR and GITS_CTLR handlers) ------------------------------------
+@pure
+def targets(col_target: tuple[int, ...], gv_col: int, v: int) -> bool:
+    """The guest's view maps the event to a collection whose target is vCPU v."""
+    return gv_col != NCOL and col_target[gv_col] == v
+
+
+@procedure
+def vgic_mmio_write_v3r_ctlr(self, s, v: range(NC), en: range(2)):
+    """vgic_mmio_write_v3r_ctlr (vgic-mmio-v3.c) on vCPU v's redistributor, from whichever vCPU
+    wrote it, with no ITS lock. Clearing EnableLPIs: cmpxchg ENABLE_LPIS -> RWP (a disable already
+    under way wins), vgic_flush_pending_lpis, vgic_its_invalidate_all_caches, then 0. Setting it:
+    cmpxchg 0 -> ENABLE_LPIS, then vgic_enable_lpis, which syncs nothing: the guest's pending
+    table is all zero and it said so (GICR_PENDBASER.PTZ)."""
+    ok: bool = False
+    with atomic():  # ctlr = atomic_cmpxchg_acquire(&vgic_cpu->ctlr, ...)
+        if en == 0:
+            ok = s.lpis_en[v] == 1
+            if ok:
+                s.lpis_en[v] = 2  # GICR_CTLR_RWP: vgic_lpis_enabled() is false from here on
+            # ghost: the guest no longer expects LPIs on this redistributor
+            s.gv_lpis_en[v] = 0
+            for q in range(NQ):
+                if targets(s.col_target, s.gv_col[q], v):
+                    s.owed[q] = 0
+        else:
+            ok = s.lpis_en[v] == 0
+            if ok:
+                s.lpis_en[v] = 1  # vgic_enable_lpis: PTZ set, its_sync_lpi_pending_table not called
+    if en == 0 and ok:
+        vgic_flush_pending_lpis(self, s, v)
+        vgic_its_invalidate_all_caches(self, s)
+        with atomic():  # atomic_set_release(&vgic_cpu->ctlr, 0)
+            s.lpis_en[v] = 0
+    if en == 1:
+        with atomic():  # the write has completed: ghost: the guest expects LPIs again
+            s.gv_lpis_en[v] = 1
+
+
+@procedure
+def vgic_mmio_write_its_ctlr(self, s, en: range(2)):
+    """vgic_mmio_write_its_ctlr (vgic-its.c): under cmd_lock (not its_lock), set its->enabled
+    (CBASER and the BASERs are valid), invalidate the translation cache when disabling, then
+    vgic_its_process_commands: commands queued while the ITS was disabled run now."""
+    spin_lock(s.cmd_lock)
+    with atomic():  # its->enabled = !!(val & GITS_CTLR_ENABLE)
+        s.its_enabled = en
+        if en == 0:  # ghost: the guest no longer expects MSIs to be translated
+            s.gv_its_en = 0
+            for q in range(NQ):
+                s.owed[q] = 0
+    if en == 0:
+        vgic_its_invalidate_cache(self, s)
+    with atomic():  # vgic_its_process_commands: its->cwriter != its->creadr?
+        pb: range(NBATCH + 1) = s.cmd_pend
+    if pb != 0:
+        vgic_its_process_commands(self, s, pb - 1)
+    spin_unlock(s.cmd_lock)
+    if en == 1:
+        with atomic():  # the write has completed: ghost: the guest expects translations again
+            s.gv_its_en = 1
 
 
 # -- the guest on its list registers -----------------------------------------------------------------
@@ -274,4 +385,6 @@ def guest_writes_property(s, v, act):
         s.cmds_left = s.cmds_left - 1
 
 
-__all__ = ["guest_acknowledges", "guest_eoi", "guest_writes_property", "vcpu", "vgic_mmio_write_its_cwriter"]
+__all__ = ["dispatch_mmio_write", "guest_acknowledges", "guest_eoi", "guest_writes_property", "vcpu",
+           "vgic_its_process_commands", "vgic_mmio_write_its_ctlr", "vgic_mmio_write_its_cwriter",
+           "vgic_mmio_write_v3r_ctlr"]

@@ -14,14 +14,14 @@ Lock order (top of vgic-v3-its.c; checked as ``lock-order``):
 """
 
 from itsrace.hyp.design import BaseModel
-from itsrace.xen import its_cmds, lpi, lr, pending_irq, properties, state, vcpu, vgic
+from itsrace.xen import guest_regs, its_cmds, lpi, lr, pending_irq, properties, state, vcpu, vgic
 from itsrace.xen.consts import make_consts
 
 XEN_4_10 = BaseModel(
     "xen-4.10",
     summary="Xen RELEASE-4.10.0 as merged: NULL checks, PRISTINE marking, DISCARD re-initialises at once",
     source="xen-project/xen RELEASE-4.10.0 (xen/arch/arm/{gic.c,vgic.c,vgic-v3.c,vgic-v3-its.c,gic-v3-its.c,gic-v3-lpi.c})",
-    modules=(pending_irq, lr, vgic, its_cmds, lpi, vcpu, properties, state),
+    modules=(pending_irq, lr, vgic, its_cmds, lpi, guest_regs, vcpu, properties, state),
     make_consts=make_consts,
     initial_vars=state.initial_vars,
     declare=state.declare,

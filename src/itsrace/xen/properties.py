@@ -219,4 +219,4 @@ def device_cleaned_up(s):
 def queue_consumed(s):
     """Every scripted command has been issued and consumed."""
     return not at_rest(s.pc_vCPU, s.pc_gicv3_do_LPI) or (
-        all(s.cmd_next[v] == SCRIPT_LEN[v] for v in range(NC)))
+        all(s.cmd_next[v] == SCRIPT_LEN[v] for v in range(NC)) and s.cmd_pend == 0)

@@ -36,6 +36,7 @@ from itsrace.hyp.scenario import (
     Scenario,
     ScenarioError,
 )
+from itsrace.xen import guest_regs
 from itsrace.xen.properties import gv_codes
 
 LOCK_ORDER = ["vcmd_lock", "its_lock", "devs_lock", "vgic_lock", "tree_lock"]
@@ -128,6 +129,7 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     # name no vCPU for the other fields, so holding some vCPU's vgic lock is what is checked;
     # the list links have the exact check (list-lock). Lock-free accesses are marked lockfree().
     m.protected_by("vgic_lock", *PENDING_IRQ_LOCKED, index="any")
+    guest_regs.declare(m, K, init)
     m.set_lock_order(LOCK_ORDER)
 
 
@@ -152,6 +154,7 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "dt_cur": [NC] * NV, "dt_old": [0] * NV, "dt_soon": [[0] * NV for _ in range(NC)],
     }
     resnap(s, K)
+    s.update(guest_regs.initial_vars(K))
     return s
 
 

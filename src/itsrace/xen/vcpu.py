@@ -24,6 +24,7 @@ from itsrace.engine.lang.process import (
     spin_unlock,
 )
 from itsrace.hyp.lang import action, procedure, process, pure
+from itsrace.hyp.scenario import GICR_CTLR, GITS_CTLR, REG_WRITES
 from itsrace.xen.consts import (
     ACTIVE_STATE,
     BATCH,
@@ -67,6 +68,12 @@ from itsrace.xen.consts import (
     UNIV,
     UNIV_VCPU,
     VCPU_PCPU,
+)
+from itsrace.xen.guest_regs import (
+    queue_drained,
+    vgic_v3_its_write_ctlr,
+    vgic_v3_its_write_cwriter,
+    vgic_v3_rdistr_write_ctlr,
 )
 from itsrace.xen.its_cmds import (
     its_handle_clear,
@@ -135,7 +142,8 @@ def vcpu(self, s, act: range(NACT)):
     with atomic():  # the guest traps into Xen
         await_(s.in_guest[self] == 1 and may_exit(act, self, s.kick[self], s.uie[self], s.lr_state[self],
                                                   s.lr_mask[self], s.exits_left[self], s.p_lrq, s.cmd_next[self],
-                                                  s.cmds_left))
+                                                  s.cmds_left)
+               and queue_drained(act, command_of(act, self, s.cmd_next[self]), s.cmd_pend))
         s.in_guest[self] = 0
         batch: range(NBATCH) = command_of(act, self, s.cmd_next[self])
         if act == 0 and not s.kick[self] and not (s.uie[self] and sum(
@@ -152,7 +160,10 @@ def vcpu(self, s, act: range(NACT)):
         s.uie[self] = 0  # gic_clear_lrs: update_hcr_status(GICH_HCR_UIE, false)
     gic_clear_lrs(self, s, VCPU_PCPU[self], self)  # enter_hypervisor_head
     if act != 0:
-        vgic_its_handle_cmds(self, s, VCPU_PCPU[self], batch)
+        if REG_WRITES & OPS_USED:  # a scenario with guest register writes: dispatch on the register
+            dispatch_mmio_write(self, s, VCPU_PCPU[self], batch)
+        else:
+            vgic_its_handle_cmds(self, s, VCPU_PCPU[self], batch)
     local_irq_disable()  # leave_hypervisor_tail
     gic_inject(self, s, VCPU_PCPU[self], self)
     with atomic():  # return to the guest (eret unmasks interrupts)
@@ -167,6 +178,8 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
     failed)."""
     spin_lock(s.vcmd_lock)
     j: range(MAX_BATCH + 1) = 0
+    if GITS_CTLR in OPS_USED:  # only a scenario that can disable the ITS sees `if ( its->enabled )` fail
+        j = vgic_v3_its_write_cwriter(self, s, b)
     while j < BATCH_LEN[b]:
         cmd: range(NCMD) = BATCH[b][j]
         its_handle_command(self, s, cpu, cmd)
@@ -216,6 +229,18 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
                     s.dt_soon[self][V - 1] = 0
         j = j + 1
     spin_unlock(s.vcmd_lock)
+
+
+@procedure
+def dispatch_mmio_write(self, s, cpu: range(NPC), b: range(NBATCH)):
+    """handle_mmio (io.c:103) -> the handler of the register the guest wrote: a redistributor's
+    GICR_CTLR, GITS_CTLR (itsrace.xen.guest_regs), or GITS_CWRITER."""
+    if CMD_OP[BATCH[b][0]] == GICR_CTLR:
+        vgic_v3_rdistr_write_ctlr(self, s, cpu, CMD_A[BATCH[b][0]], CMD_B[BATCH[b][0]])
+    elif CMD_OP[BATCH[b][0]] == GITS_CTLR:
+        vgic_v3_its_write_ctlr(self, s, cpu, CMD_A[BATCH[b][0]])
+    else:
+        vgic_its_handle_cmds(self, s, cpu, b)
 
 
 @procedure
