@@ -16,7 +16,6 @@ from itsrace.hyp import build_model
 from itsrace.hyp.scenario import load_scenario
 from itsrace.hyp.story import Story
 from itsrace.hyp.timeline import format_timeline
-from itsrace.xen import srcmap
 from itsrace.xen.explain import Decoder, context_of, explain
 
 XEN = Path(__file__).resolve().parents[2] / "src" / "itsrace" / "xen"
@@ -31,35 +30,7 @@ def uaf() -> tuple[Story, Any]:
     return explain(trace, context_of(model)), trace
 
 
-# -- the source map ----------------------------------------------------------------------------------
-def test_every_function_of_the_base_model_has_a_c_location() -> None:
-    model = build_model(get_design("xen-4.10"), load_scenario("guest"))
-    names = {fn.__name__ for fn in model.meta["procedures"]}
-    names |= {spec.fn.__name__ for spec in model.meta["processes"]}
-    names |= {"device_sends_msi", "guest_acknowledges", "guest_eoi", "guest_writes_property"}
-    assert sorted(names - set(srcmap.FUNCTIONS)) == []
-
-
-def test_step_annotations_name_known_files_and_plausible_lines() -> None:
-    found = 0
-    for path in XEN.glob("*.py"):
-        for lineno, line in enumerate(path.read_text().splitlines(), start=1):
-            if "#" not in line:
-                continue
-            for m in srcmap.ANNOTATION.finditer(line.split("#", 1)[1]):
-                found += 1
-                assert m.group("file") in srcmap.FILES, f"{path.name}:{lineno}: unknown file {m.group('file')}"
-                assert 0 < int(m.group("line")) < 5000, f"{path.name}:{lineno}"
-    assert found >= 10
-
-
-def test_annotation_wins_over_the_function_and_is_stripped_from_the_text() -> None:
-    loc = srcmap.locate("its_discard_event", "[vgic-v3-its.c:607] spin_lock_irqsave(...)")
-    assert loc is not None and str(loc) == "vgic-v3-its.c:607" and loc.function == "its_discard_event"
-    assert loc.url.endswith("f=xen/arch/arm/vgic-v3-its.c;hb=RELEASE-4.10.0#l607")
-    assert str(srcmap.locate("gic_update_one_lr")) == "gic.c:510"
-    assert srcmap.locate("a_function_a_design_added") is None
-    assert srcmap.split_annotation("[gic.c:12] clear QUEUED")[1] == "clear QUEUED"
+# -- the source map: tests/hyp/test_srcmap.py -----------------------------------------------------
 
 
 # -- decoding -----------------------------------------------------------------------------------------

@@ -284,8 +284,13 @@ def lane_of(step: TraceStep, dec: Decoder) -> tuple[str, str]:
     return dec.cpu_of(proc), proc
 
 
+def _text_of(comment: str) -> str:
+    """A step comment without its ``[file.c:LINE]`` / ``[patch]`` annotation."""
+    return split_annotation(comment)[1]
+
+
 def is_internal(step: TraceStep, comment: str, rest: str, dec: Decoder) -> bool:
-    """A model-internal control step: no C comment, not a lock operation, and it changes no
+    """A model-internal control step: no C comment (an annotation alone does not count), not a lock operation, and it changes no
     state a C reader sees (only program counters, interrupt bookkeeping and locals)."""
     if comment or step.note or step.process is None:
         return False
@@ -321,7 +326,7 @@ def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
     comment = _comment(step) if step.process is not None else ""
     _ann, text = split_annotation(comment)
     base_func = re.sub(r"\(.*$", "", func).strip()
-    loc = locate(base_func, comment)
+    loc = locate(base_func, comment, step.where)
     if step.process is None:
         text = step.label
     elif not text:
@@ -348,7 +353,7 @@ def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
         function=loc.function if loc else base_func,
         c_where=str(loc) if loc else "", url=loc.url if loc else "",
         model_where=_rel(step.where), text=text, changes=changes,
-        internal=is_internal(step, comment, rest, dec), failing=bool(step.note),
+        internal=is_internal(step, _text_of(comment), rest, dec), failing=bool(step.note),
         note=step.note,
     )
 

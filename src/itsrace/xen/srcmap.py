@@ -6,12 +6,21 @@ Two sources, most precise first:
    short file names below), e.g. ``spin_lock_irqsave(...)  # [vgic-v3-its.c:607] lock the ITTE
    vCPU``. It names the C line of that one step and is stripped from the text a timeline shows.
 2. **The function's location** (:data:`FUNCTIONS`): the C function a model function stands for
-   and the line its body starts at. Every step without an annotation falls back to it.
+   and the line its body starts at. A step without an annotation falls back to it.
 
-A function a design adds and this table does not know falls back to its ``def`` line in the
-design file (:func:`locate` returns ``None``; the caller shows the model location instead).
-``tests/hyp/test_srcmap.py`` checks that every function of the base model is in the table and
-that every annotation names a known file, so the table cannot silently go stale.
+Every step of the base model and of the shipped Xen designs carries its own annotation
+(``tests/hyp/test_srcmap.py`` fails on a step without one; model-internal control steps that
+the timeline hides carry one too, there being no exemption list). In a **design** file:
+
+* ``[file.c:LINE]`` is the RELEASE-4.10.0 line of the step: the unchanged C line, or, for a
+  step the patch changes, the 4.10 line the patch changes (so the reader opens the 4.10 file at
+  the place the patch applies);
+* ``[patch]`` marks code the patch adds that has no 4.10 line (a new function such as
+  unmapped-tag's ``its_cleanup_lpi``, a new test such as ``test_bit(UNMAPPED)``). Such a step is
+  shown at the design file's own line, ``unmapped_tag.py:74 (patch)``, with no link.
+
+A function a design adds and this table does not know, in a step with no annotation, has no C
+location (:func:`locate` returns ``None``; the caller shows the model location instead).
 """
 
 from __future__ import annotations
@@ -84,6 +93,8 @@ FUNCTIONS: dict[str, tuple[str, str, int]] = {
 }
 
 ANNOTATION = re.compile(r"\[(?P<file>[\w.-]+\.[cS]):(?P<line>\d+)\]\s*")
+PATCH = re.compile(r"\[patch\]\s*")
+PATCH_FILE = "patch"  # CLocation.file of a [patch] step that has no model line to show
 
 
 @dataclass(frozen=True)
@@ -93,32 +104,45 @@ class CLocation:
     function: str
     file: str
     line: int
+    patch: bool = False  # code a design adds: ``file:line`` is the design file's own line
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} (patch)" if self.patch and self.file != PATCH_FILE else where
 
     @property
     def url(self) -> str:
         """The line in xen.git at the modelled tag (a link; nothing is fetched)."""
         path = FILES.get(self.file, "")
-        if not path or not self.line:
+        if self.patch or not path or not self.line:
             return ""
         return f"https://xenbits.xen.org/gitweb/?p=xen.git;a=blob;f={path};hb={TAG}#l{self.line}"
 
 
 def split_annotation(comment: str) -> tuple[CLocation | None, str]:
-    """``"[vgic-v3-its.c:607] lock"`` -> (the location without a function, ``"lock"``)."""
+    """``"[vgic-v3-its.c:607] lock"`` -> (the location without a function, ``"lock"``);
+    ``"[patch] tag it"`` -> (a patch location without a place, ``"tag it"``)."""
     m = ANNOTATION.search(comment)
     if m is None:
-        return None, comment
+        p = PATCH.search(comment)
+        if p is None:
+            return None, comment
+        return CLocation("", PATCH_FILE, 0, patch=True), (comment[:p.start()] + comment[p.end():]).strip()
     text = (comment[:m.start()] + comment[m.end():]).strip()
     return CLocation("", m.group("file"), int(m.group("line"))), text
 
 
-def locate(function: str, comment: str = "") -> CLocation | None:
-    """The C location of a step of model function ``function`` whose comment is ``comment``."""
+def locate(function: str, comment: str = "", where: str = "") -> CLocation | None:
+    """The C location of a step of model function ``function`` whose comment is ``comment``;
+    ``where`` (``path:line`` of the model step) places a ``[patch]`` step in its design file."""
     known = FUNCTIONS.get(function)
     ann, _ = split_annotation(comment)
+    if ann is not None and ann.patch:
+        name = known[0] if known else function
+        path, _, line = where.rpartition(":")
+        if path and line.isdigit():
+            return CLocation(name, path.replace("\\", "/").rsplit("/", 1)[-1], int(line), patch=True)
+        return CLocation(name, PATCH_FILE, 0, patch=True)
     if ann is not None:
         return CLocation(known[0] if known else function, ann.file, ann.line)
     if known is None:
@@ -126,4 +150,4 @@ def locate(function: str, comment: str = "") -> CLocation | None:
     return CLocation(*known)
 
 
-__all__ = ["ANNOTATION", "FILES", "FUNCTIONS", "TAG", "TREE", "CLocation", "locate", "split_annotation"]
+__all__ = ["ANNOTATION", "FILES", "PATCH", "FUNCTIONS", "TAG", "TREE", "CLocation", "locate", "split_annotation"]
