@@ -1,6 +1,6 @@
 """Terminal output shared by the commands: counterexamples in C terms, colour, width, HTML files.
 
-* :func:`story_of` tells a hypervisor-model trace in C terms (:mod:`itsrace.xen.explain`),
+* :func:`story_of` tells a hypervisor-model trace in C terms (:mod:`itsrace.xen.explain`, :mod:`itsrace.kvm.explain`),
   given the model it was found in.
 * :func:`print_lines` prints rich ``Text`` lines: coloured on a terminal, plain when piped or
   when ``NO_COLOR`` is set (rich's own rules).
@@ -97,10 +97,16 @@ def print_lines(lines: Iterable[Text], file: TextIO | None = None) -> None:
 
 
 def story_of(trace: Trace, model: Any) -> Story:
-    """``trace`` of ``model`` (a hypervisor model) told in C terms."""
-    from itsrace.xen.explain import context_of, explain
+    """``trace`` of ``model`` (a hypervisor model) told in C terms, by the explainer of the
+    model's base (:mod:`itsrace.kvm.explain` for ``kvm`` and its designs, else
+    :mod:`itsrace.xen.explain`)."""
+    if model.meta.get("base") == "kvm":
+        from itsrace.kvm import explain as kvm
 
-    return explain(trace, context_of(model))
+        return kvm.explain(trace, kvm.context_of(model))
+    from itsrace.xen import explain as xen
+
+    return xen.explain(trace, xen.context_of(model))
 
 
 def print_story(story: Story, fold: bool = False, file: TextIO | None = None) -> None:

@@ -1,5 +1,6 @@
 """Where each model step is in the C tree: the machine-readable form of ``docs/xen-model-map.md``.
 
+The mechanism is :mod:`itsrace.hyp.srcmap` (shared with KVM); this module holds Xen's tables.
 Two sources, most precise first:
 
 1. **A step annotation** in the model's own comment, in the fixed form ``[file.c:LINE]`` (the
@@ -25,8 +26,7 @@ location (:func:`locate` returns ``None``; the caller shows the model location i
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from itsrace.hyp.srcmap import ANNOTATION, PATCH, CLocation, SourceMap, split_annotation
 
 TREE = "Xen RELEASE-4.10.0"
 TAG = "RELEASE-4.10.0"
@@ -92,62 +92,15 @@ FUNCTIONS: dict[str, tuple[str, str, int]] = {
     "guest_writes_property": ("guest writes its LPI property table", "hardware", 0),
 }
 
-ANNOTATION = re.compile(r"\[(?P<file>[\w.-]+\.[cS]):(?P<line>\d+)\]\s*")
-PATCH = re.compile(r"\[patch\]\s*")
-PATCH_FILE = "patch"  # CLocation.file of a [patch] step that has no model line to show
-
-
-@dataclass(frozen=True)
-class CLocation:
-    """A place in the C tree: the C function, the short file name and the line (0: not C)."""
-
-    function: str
-    file: str
-    line: int
-    patch: bool = False  # code a design adds: ``file:line`` is the design file's own line
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where} (patch)" if self.patch and self.file != PATCH_FILE else where
-
-    @property
-    def url(self) -> str:
-        """The line in xen.git at the modelled tag (a link; nothing is fetched)."""
-        path = FILES.get(self.file, "")
-        if self.patch or not path or not self.line:
-            return ""
-        return f"https://xenbits.xen.org/gitweb/?p=xen.git;a=blob;f={path};hb={TAG}#l{self.line}"
-
-
-def split_annotation(comment: str) -> tuple[CLocation | None, str]:
-    """``"[vgic-v3-its.c:607] lock"`` -> (the location without a function, ``"lock"``);
-    ``"[patch] tag it"`` -> (a patch location without a place, ``"tag it"``)."""
-    m = ANNOTATION.search(comment)
-    if m is None:
-        p = PATCH.search(comment)
-        if p is None:
-            return None, comment
-        return CLocation("", PATCH_FILE, 0, patch=True), (comment[:p.start()] + comment[p.end():]).strip()
-    text = (comment[:m.start()] + comment[m.end():]).strip()
-    return CLocation("", m.group("file"), int(m.group("line"))), text
+XEN = SourceMap(TREE, {short: (f"https://xenbits.xen.org/gitweb/?p=xen.git;a=blob;f={path};hb={TAG}#l{{line}}"
+                                 if path else "") for short, path in FILES.items()}, FUNCTIONS)
 
 
 def locate(function: str, comment: str = "", where: str = "") -> CLocation | None:
-    """The C location of a step of model function ``function`` whose comment is ``comment``;
-    ``where`` (``path:line`` of the model step) places a ``[patch]`` step in its design file."""
-    known = FUNCTIONS.get(function)
-    ann, _ = split_annotation(comment)
-    if ann is not None and ann.patch:
-        name = known[0] if known else function
-        path, _, line = where.rpartition(":")
-        if path and line.isdigit():
-            return CLocation(name, path.replace("\\", "/").rsplit("/", 1)[-1], int(line), patch=True)
-        return CLocation(name, PATCH_FILE, 0, patch=True)
-    if ann is not None:
-        return CLocation(known[0] if known else function, ann.file, ann.line)
-    if known is None:
-        return None
-    return CLocation(*known)
+    """The C location of a step of model function ``function`` whose comment is ``comment``
+    (:meth:`itsrace.hyp.srcmap.SourceMap.locate` on the Xen tables)."""
+    return XEN.locate(function, comment, where)
 
 
-__all__ = ["ANNOTATION", "FILES", "PATCH", "FUNCTIONS", "TAG", "TREE", "CLocation", "locate", "split_annotation"]
+__all__ = ["ANNOTATION", "FILES", "FUNCTIONS", "PATCH", "TAG", "TREE", "XEN", "CLocation", "locate",
+           "split_annotation"]
