@@ -131,16 +131,20 @@ def test_traces_carry_a_schema_version(hyp_trace: Path) -> None:
     assert saved["format"] == "itsrace-trace/1" and saved["schema_version"] == 1
 
 
-def test_the_progress_line_gets_the_elapsed_time() -> None:
-    from itsrace.cli.render import ElapsedStderr
+def test_the_progress_line_shows_states_rate_depth_and_elapsed() -> None:
+    from itsrace.cli.render import ProgressLine, progress_for
+    from itsrace.engine.explore.search import ProgressInfo
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    real = Tty()
-    err = ElapsedStderr(real, start=0.0)
-    err.write("\r  states      1,000  queue 5  depth   3       500 st/s  mem 80 MiB ")
-    err.write("a warning\n")
-    assert re.match(r"^\r  states +1,000 .* mem 80 MiB  elapsed [\d,]+ s $", real.getvalue().split("a warning")[0])
-    assert real.getvalue().endswith("a warning\n") and err.isatty()
+    out = Tty()
+    line = progress_for(True, out)
+    assert isinstance(line, ProgressLine)
+    line(ProgressInfo(states=1000, queue=5, depth=3, elapsed=2.0, rate=500.0, memory=80 * 2**20))
+    assert re.match(r"^\r  states +1,000  depth +3 +500 st/s  elapsed +2 s  mem +80 MiB \x1b\[K$", out.getvalue())
+    line(ProgressInfo(states=2000, queue=0, depth=4, elapsed=3.0, rate=666.0, memory=0, final=True))
+    assert out.getvalue().endswith("\n")
+    # piped, or asked not to: no line at all
+    assert progress_for(True, io.StringIO()) is False and progress_for(False, out) is False

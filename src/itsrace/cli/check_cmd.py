@@ -35,6 +35,7 @@ from rich.text import Text
 
 from itsrace.cli.common import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, UsageError
 from itsrace.cli.searchopts import SearchOptions, add_search_flags, run_search
+from itsrace.engine.explore.search import Progress
 
 DEFAULT_DESIGN = "xen-4.10"
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
@@ -101,7 +102,7 @@ def recorded_design(design: Any, design_arg: str | None) -> str:
 
 
 def check_one(design: Any, scenario: Any, opts: SearchOptions,
-              design_arg: str | None = None, progress: bool | None = False) -> tuple[Any, Any, float]:
+              design_arg: str | None = None, progress: Progress = False) -> tuple[Any, Any, float]:
     """Build and check; returns (model, result, seconds including the build)."""
     from itsrace.engine import ModelError, compile_model
     from itsrace.engine.lang.spec import ModelSpec
@@ -184,11 +185,10 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         check_writable(args.html)
     design, scenario = _load(args, args.scenario)
-    from itsrace.cli.render import with_elapsed
+    from itsrace.cli.render import progress_for
 
-    with with_elapsed():  # on a terminal: the search's live line, plus the elapsed time
-        model, result, seconds = check_one(design, scenario, limits, args.design,
-                                           progress=None if not args.json else False)
+    # on a terminal: a live line (states, states/s, depth, elapsed) fed by the search's callback
+    model, result, seconds = check_one(design, scenario, limits, args.design, progress=progress_for(not args.json))
     if args.html:
         write_html(args.html, design, scenario, model, result)
     if args.trace_out and result.violations:
