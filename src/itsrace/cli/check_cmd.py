@@ -170,10 +170,11 @@ def print_trace(violation: Any, model: Any, style: str, fold: bool = False) -> N
 
         print_story(story_of(violation.trace, model), fold)
     else:
-        from itsrace.cli.render import text_width
+        from itsrace.cli.render import text_width, without_locals
         from itsrace.engine.explore.report import format_violation
 
-        print(format_violation(violation, style, width=text_width()))
+        shown = dataclasses.replace(violation, trace=without_locals(violation.trace, model))
+        print(format_violation(shown, style, width=text_width()))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -105,6 +106,19 @@ def story_of(trace: Trace, model: Any) -> Story:
     return xen.explain(trace, xen.context_of(model))
 
 
+def without_locals(trace: Trace, model: Any) -> Trace:
+    """``trace`` with the model's locals and program counters left out of its initial and final
+    states: for the engine's generic views (``--trace-style timeline|steps|compact``) of a
+    hypervisor model, whose locals (every inlined function's, all 0 at the start) would
+    otherwise fill dozens of lines before the first step. The steps are unchanged."""
+    hidden = {v.name for v in model.vars.values() if v.kind in ("local", "pc")}
+
+    def keep(state: dict[str, int]) -> dict[str, int]:
+        return {k: v for k, v in state.items() if k.split("[", 1)[0] not in hidden}
+
+    return dataclasses.replace(trace, initial=keep(trace.initial), final=keep(trace.final))
+
+
 def print_story(story: Story, fold: bool = False, file: TextIO | None = None) -> None:
     from itsrace.hyp.timeline import render
 
@@ -131,4 +145,4 @@ def write_file(path: str, text: str, flag: str = "--html") -> None:
 
 
 __all__ = ["ProgressLine", "check_writable", "console", "print_lines", "print_story", "progress_for", "story_of",
-           "text_width", "write_file"]
+           "text_width", "without_locals", "write_file"]

@@ -226,7 +226,13 @@ def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
     if params and step.process is not None:
         text += f" [{params.group(1)}]"
     changes: list[str] = []
+    # one pointer local per step: the one this step's own function sets, when it is set (a
+    # pointer handed to a callee as its parameter is shown where the callee uses it)
+    own = [k for k, (_o, new) in step.changes.items()
+           if new != 0 and dec.local_pointer(k) and re.search(rf"(^|_){re.escape(base_func)}_[A-Za-z]\w*(\[|$)", k)]
     for k, (_old, new) in step.changes.items():
+        if dec.local_pointer(k) and k not in own[:1]:
+            continue
         decoded = dec.decode(k, new)
         if decoded and decoded not in changes:
             changes.append(decoded)

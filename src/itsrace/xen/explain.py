@@ -335,13 +335,14 @@ def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
     if params and step.process is not None and "=" in params.group(1):
         text += f" [{params.group(1)}]"
     changes: list[str] = []
-    pointer_shown = False
+    # one pointer local per step: the one this step's own function sets (a pointer handed to a
+    # callee as its parameter is shown where the callee uses it), and only when it is set
+    own = [k for k, (_o, new) in step.changes.items()
+           if new != 0 and dec.local_pointer(k) and re.search(rf"_{re.escape(base_func)}_[A-Za-z]\w*(\[|$)", k)]
     freed = any(k.startswith("p_alive[") and new == 0 for k, (_old, new) in step.changes.items())
     for k, (_old, new) in step.changes.items():
-        if dec.local_pointer(k):  # one pointer local per step, and only when it is set
-            if new == 0 or pointer_shown:
-                continue
-            pointer_shown = True
+        if dec.local_pointer(k) and k not in own[:1]:
+            continue
         if freed and k.startswith("p_gen["):
             continue
         decoded = dec.decode(k, new)
