@@ -65,6 +65,17 @@ def test_replay_defaults_to_the_per_cpu_view_in_c_terms(hyp_trace: Path, capsys:
     assert "pCPU1 (vCPU0)" in out and "vgic-v3-its.c:607" in out and "it was freed at step 22" in flat
 
 
+@pytest.mark.parametrize("style", ["timeline", "steps", "compact"])
+def test_generic_views_of_a_hypervisor_trace_leave_locals_out_of_the_state(
+        style: str, hyp_trace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["replay", str(hyp_trace), "--trace-style", style], capsys)
+    initial = out[out.index("initial:"):].split("\n 1. ")[0].split("\n(model)")[0]
+    assert code == 0 and "p_alive=[1]" in initial and "vgic_lock=[0]" in initial
+    assert "pc_" not in initial and "gicv3_do_LPI_" not in initial and "vCPU_" not in initial
+    assert len(initial.splitlines()) <= 8
+    assert re.search(r"(^|\| )23\. ", out, re.M)  # every step is still there
+
+
 def test_cpu_style_needs_a_hypervisor_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bug.json"
     run(["bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--bug", "--trace-out", str(path)], capsys)

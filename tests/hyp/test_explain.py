@@ -160,3 +160,12 @@ def test_a_deadlock_names_the_waiter_the_lock_and_where_it_was_taken() -> None:
             f"taken by pCPU0 (vCPU0) since step {taken[0].n}") in story.expected
     assert story.objects == ["locks"] and "taken by pCPU0" in story.steps[-1].objects["locks"]
     assert story.expected.startswith("=> deadlock") and not story.steps[-1].note
+
+
+def test_a_step_shows_the_pointer_its_own_function_sets(uaf: tuple[Story, Any]) -> None:
+    story, _trace = uaf
+    delete = next(st for st in story.steps if st.c_where == "vgic-v3-its.c:610")  # radix_tree_delete
+    pointers = [c for c in delete.changes if c.split(" = ")[0] in ("p", "r", "n", "found")]
+    assert pointers == ["p = &dev0.pend_irqs[0] (generation 0)"]  # not the callee's r bound here
+    lookup = next(st for st in story.steps if st.function == "vgic_v3_lpi_to_pending")
+    assert any(c.startswith("found = &dev0.pend_irqs[0]") for c in lookup.changes)
