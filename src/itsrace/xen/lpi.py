@@ -46,7 +46,7 @@ def gicv3_do_LPI(self, s, P: range(NQ)):
     if C0 < NC:
         if from_guest:  # leave_hypervisor_tail: gic_inject, back to the guest
             gic_inject(self, s, 0, C0)
-            s.in_guest[C0] = 1  # [entry.S:321]
+            s.in_guest[C0] = 1  # [entry.S:321 return_from_trap]
 
 
 @action(lambda K: dict(P=range(K["NQ"])), only_if=lambda K: K["MAX_MSI"] > 0)

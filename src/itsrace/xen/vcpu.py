@@ -118,7 +118,7 @@ def command_of(act: int, v: int, cmd_next: int) -> int:
 @process(lambda K: dict(instances=range(K["NC"]), name="vCPU{}", cpu=lambda v: K["VCPU_PCPU"][v]))
 def vcpu(self, s, act: range(NACT)):
     """One round trip of vCPU ``self`` from guest mode into Xen and back."""
-    with atomic():  # [entry.S:202] the guest traps into Xen
+    with atomic():  # [entry.S:202 guest_sync] the guest traps into Xen
         await_(s.in_guest[self] == 1 and may_exit(act, self, s.kick[self], s.uie[self], s.lr_state[self],
                                                   s.lr_mask[self], s.exits_left[self], s.p_lrq, s.cmd_next[self],
                                                   s.cmds_left))
@@ -137,9 +137,9 @@ def vcpu(self, s, act: range(NACT)):
     gic_clear_lrs(self, s, VCPU_PCPU[self], self)  # enter_hypervisor_head
     if act != 0:
         vgic_its_handle_cmds(self, s, VCPU_PCPU[self], batch)
-    local_irq_disable()  # [traps.c:2300] leave_hypervisor_tail
+    local_irq_disable()  # [traps.c:2300 leave_hypervisor_tail] leave_hypervisor_tail
     gic_inject(self, s, VCPU_PCPU[self], self)
-    with atomic():  # [entry.S:321] return to the guest (eret unmasks interrupts)
+    with atomic():  # [entry.S:321 return_from_trap] return to the guest (eret unmasks interrupts)
         s.in_guest[self] = 1
         local_irq_enable()
 
@@ -149,7 +149,7 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
     """GITS_CWRITER write (vgic-v3-its.c:1308) -> vgic_its_handle_cmds (vgic-v3-its.c:909):
     under vcmd_lock, run the queued commands, advancing CREADR after each (also when the command
     failed)."""
-    spin_lock(s.vcmd_lock)  # [vgic-v3-its.c:1311]
+    spin_lock(s.vcmd_lock)  # [vgic-v3-its.c:1311 vgic_v3_its_mmio_write]
     j: range(MAX_BATCH + 1) = 0
     while j < BATCH_LEN[b]:
         cmd: range(NCMD) = BATCH[b][j]
@@ -183,7 +183,7 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
                             s.gv_lpi[q] = 0
                             s.owed[q] = 0
         j = j + 1
-    spin_unlock(s.vcmd_lock)  # [vgic-v3-its.c:1320]
+    spin_unlock(s.vcmd_lock)  # [vgic-v3-its.c:1320 vgic_v3_its_mmio_write]
 
 
 @procedure

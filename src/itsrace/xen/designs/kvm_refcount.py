@@ -167,7 +167,7 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
     """its_handle_mapd (vgic-v3-its.c:658) with gicv3_its_map_guest_device (gic-v3-its.c:637)
     for Dom0 (guest DeviceID = host DeviceID)."""
     if valid:
-        with atomic():  # [gic-v3-its.c:670] its_devices_lock; -EBUSY if mapped; xzalloc pend_irqs; host MAPD; rb_insert
+        with atomic():  # [gic-v3-its.c:670 gicv3_its_map_guest_device] its_devices_lock; -EBUSY if mapped; xzalloc pend_irqs; host MAPD; rb_insert
             spin_lock(s.devs_lock)
             busy: bool = s.host_dev[dev]
             if not busy:
@@ -191,7 +191,7 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
             spin_unlock(s.devs_lock)
         if busy:
             return 1
-        with atomic():  # [gic-v3-its.c:760] gicv3_allocate_host_lpi_block ({INVALID_LPI, d}); host MAPTI + INV; SYNC
+        with atomic():  # [gic-v3-its.c:760 gicv3_its_map_guest_device] gicv3_allocate_host_lpi_block ({INVALID_LPI, d}); host MAPTI + INV; SYNC
             for e in range(NE):
                 s.host_lpi[dev * NE + e] = 0
             s.hits_dev[dev] = 1
@@ -201,7 +201,7 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
             spin_unlock(s.its_lock)
         return 0
     its_unmap_device(self, s, cpu, dev)
-    with atomic():  # [gic-v3-its.c:683] gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
+    with atomic():  # [gic-v3-its.c:683 gicv3_its_map_guest_device] gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
         spin_lock(s.devs_lock)
         found: bool = s.host_dev[dev]
         s.host_dev[dev] = 0
