@@ -23,7 +23,7 @@ from itsrace.xen import srcmap
 
 XEN = Path(__file__).resolve().parents[2] / "src" / "itsrace" / "xen"
 EVERY_STEP = Path(__file__).with_name("every_step.toml")
-STEP_ANNOTATION = re.compile(r"#.*(\[[\w.-]+\.[cS]:\d+\]|\[patch\])")
+STEP_ANNOTATION = re.compile(r"#.*(\[[\w.-]+\.[cS]:\d+( [A-Za-z_]\w*)?\]|\[patch\])")
 
 # Steps exempt from carrying their own line: none. (A model-internal control step, such as
 # gic_clear_lrs' LR-mask test, stands for C too and is annotated like any other; the timeline
@@ -123,3 +123,10 @@ def test_a_patch_step_is_shown_at_the_design_files_line_without_a_link() -> None
     loc = srcmap.locate("its_discard_event", "[patch] vc = lpi_vcpu_id", where)
     assert loc is not None and loc.function == "its_discard_event"
     assert srcmap.split_annotation("[patch] remove from all lists")[1] == "remove from all lists"
+
+
+def test_an_annotation_may_name_the_c_function_of_its_line() -> None:
+    # the vCPU's return path: the line is in leave_hypervisor_tail, not in the trap entry
+    loc = srcmap.locate("vcpu", "[traps.c:2300 leave_hypervisor_tail] leave_hypervisor_tail")
+    assert loc is not None and loc.function == "leave_hypervisor_tail" and str(loc) == "traps.c:2300"
+    assert srcmap.split_annotation("[entry.S:321 return_from_trap] eret")[1] == "eret"

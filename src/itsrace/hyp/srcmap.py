@@ -5,8 +5,10 @@ the tree's name, its files (short name -> link template) and a table of model fu
 (model function -> C function, short file, first line). A step is located, most precise first:
 
 1. by a **step annotation** in the comment of the model line the step starts at, in the fixed
-   form ``[file.c:LINE]`` (a short file name of the map); it is stripped from the text a timeline
-   shows. In a design, ``[patch]`` marks code the patch adds that has no line in the modelled
+   form ``[file.c:LINE]`` (a short file name of the map), or ``[file.c:LINE function]`` when
+   that line lies in another C function than the one the model function stands for (Xen's
+   vCPU loop: ``[traps.c:2300 leave_hypervisor_tail]``); it is stripped from the text a
+   timeline shows. In a design, ``[patch]`` marks code the patch adds that has no line in the modelled
    tree: the step is shown at the design file's own line, marked ``(patch)``, with no link;
 2. by the **function's** first line in the table;
 3. not at all (``None``): a function the table does not know, in a step without an annotation
@@ -23,7 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-ANNOTATION = re.compile(r"\[(?P<file>[\w.-]+\.[cSh]):(?P<line>\d+)\]\s*")
+ANNOTATION = re.compile(r"\[(?P<file>[\w.-]+\.[cSh]):(?P<line>\d+)(?: (?P<function>[A-Za-z_]\w*))?\]\s*")
 PATCH = re.compile(r"\[patch\]\s*")
 PATCH_FILE = "patch"  # CLocation.file of a [patch] step that has no model line to show
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -54,7 +56,7 @@ def split_annotation(comment: str) -> tuple[CLocation | None, str]:
             return None, comment
         return CLocation("", PATCH_FILE, 0, patch=True), (comment[:p.start()] + comment[p.end():]).strip()
     text = (comment[:m.start()] + comment[m.end():]).strip()
-    return CLocation("", m.group("file"), int(m.group("line"))), text
+    return CLocation(m.group("function") or "", m.group("file"), int(m.group("line"))), text
 
 
 class SourceMap:
@@ -87,7 +89,7 @@ class SourceMap:
                 return CLocation(name, path.replace("\\", "/").rsplit("/", 1)[-1], int(line), patch=True)
             return CLocation(name, PATCH_FILE, 0, patch=True)
         if ann is not None:
-            return self.at(name, ann.file, ann.line)
+            return self.at(ann.function or name, ann.file, ann.line)
         if known is None:
             return None
         return self.at(*known)
