@@ -134,13 +134,13 @@ def vcpu(self, s, act: range(NACT)):
 def vgic_mmio_write_its_cwriter(self, s, b: range(NBATCH)):
     """vgic_mmio_write_its_cwriter (vgic-its.c) -> vgic_its_process_commands: under cmd_lock, if
     the ITS is enabled, handle each queued command and advance CREADR (also when it failed)."""
-    spin_lock(s.cmd_lock)
-    if s.its_enabled:  # vgic_its_process_commands: commands are only processed when the ITS is enabled
+    spin_lock(s.cmd_lock)  # [its.c:1571]
+    if s.its_enabled:  # [its.c:1532 vgic_its_process_commands] vgic_its_process_commands: commands are only processed when the ITS is enabled
         j: range(MAX_BATCH + 1) = 0
         while j < BATCH_LEN[b]:
             cmd: range(NCMD) = BATCH[b][j]
             vgic_its_handle_command(self, s, cmd)
-            with atomic():  # its->creadr += ITS_CMD_SIZE: the command is consumed
+            with atomic():  # [its.c:1550 vgic_its_process_commands] its->creadr += ITS_CMD_SIZE: the command is consumed
                 # ghost: what the guest may now expect, from its own view of the commands it issued
                 if CMD_OP[cmd] == MAPD:
                     if CMD_B[cmd] == 1:
@@ -177,7 +177,7 @@ def vgic_mmio_write_its_cwriter(self, s, b: range(NBATCH)):
                                 s.gv_col[q] = NCOL
                                 s.owed[q] = 0
             j = j + 1
-    spin_unlock(s.cmd_lock)
+    spin_unlock(s.cmd_lock)  # [its.c:1583]
 
 
 @procedure
@@ -185,7 +185,7 @@ def vgic_its_handle_command(self, s, cmd: range(NCMD)):
     """vgic_its_handle_command (vgic-its.c): under its_lock, dispatch on the command. SYNC does
     nothing (KVM is always in sync); MOVALL is not in the scenario format."""
     ret: range(2) = 0
-    spin_lock(s.its_lock)
+    spin_lock(s.its_lock)  # [its.c:1413]
     if MAPD in OPS_USED:
         if CMD_OP[cmd] == MAPD:
             ret = vgic_its_cmd_handle_mapd(self, s, CMD_A[cmd], CMD_B[cmd])
@@ -213,7 +213,7 @@ def vgic_its_handle_command(self, s, cmd: range(NCMD)):
     if INVALL in OPS_USED:
         if CMD_OP[cmd] == INVALL:
             ret = vgic_its_cmd_handle_invall(self, s, CMD_A[cmd])
-    spin_unlock(s.its_lock)
+    spin_unlock(s.its_lock)  # [its.c:1453]
     return ret
 
 
