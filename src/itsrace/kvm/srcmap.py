@@ -4,8 +4,9 @@
 The modelled files come from four commits of ``intel-lab-lkp/linux`` (the newest stored
 versions, 2026 code; ``docs/kvm-model-map.md`` says why). Each short file name below links to
 its own commit on GitHub. A step whose model line carries ``[its.c:LINE]`` (or ``[vgic.c:LINE]``,
-``[v3.c:LINE]``) is shown at that line; every other step at the first line of the KVM function
-its model function stands for (:data:`FUNCTIONS`, from the map's "location" column). A function
+``[v3.c:LINE]``, optionally with the C function, ``[its.c:638 vgic_its_resolve_lpi]``; the
+lines of the map's "steps" column) is shown at that line; every other step at the first line
+of the KVM function its model function stands for (:data:`FUNCTIONS`, the "location" column). A function
 this table does not know yet (a model that gained a procedure) falls back to the model's own
 location; ``tests/kvm/test_kvm_srcmap.py`` keeps every procedure of the base model in the table.
 """
@@ -39,7 +40,7 @@ FUNCTIONS: dict[str, tuple[str, str, int]] = {
     "vgic_get_irq_ref": ("vgic_get_irq_ref", "vgic.h", 0),
     "vgic_release_lpi_locked": ("vgic_release_lpi_locked", "vgic.c", 135),
     "vgic_put_irq": ("vgic_put_irq", "vgic.c", 155),
-    "vgic_put_irq_norelease": ("vgic_put_irq_norelease", "vgic.c", 142),
+    "vgic_put_irq_norelease": ("vgic_put_irq_norelease", "vgic.c", 150),
     "vgic_release_deleted_lpis": ("vgic_release_deleted_lpis", "vgic.c", 179),
     # creating LPIs and their configuration (its_cmds.py)
     "vgic_add_lpi": ("vgic_add_lpi", "its.c", 76),
