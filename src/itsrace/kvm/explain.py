@@ -204,9 +204,27 @@ def is_internal(step: TraceStep, text: str, rest: str, dec: Decoder) -> bool:
     return all(CONTROL.match(k) or GHOSTS.match(k) or dec.is_local(k) for k in step.changes)
 
 
+LOCKS_C = [
+    (re.compile(r"^spin_lock\(s\.irq_lock\[\w+\]\)"), "raw_spin_lock(&irq->irq_lock)"),
+    (re.compile(r"^spin_unlock\(s\.irq_lock\[\w+\]\)"), "raw_spin_unlock(&irq->irq_lock)"),
+    (re.compile(r"^spin_lock\(s\.xa_lock\)"), "xa_lock_irqsave(&dist->lpi_xa)"),
+    (re.compile(r"^spin_unlock\(s\.xa_lock\)"), "xa_unlock_irqrestore(&dist->lpi_xa)"),
+    (re.compile(r"^spin_lock\(s\.(its_lock|cmd_lock)\)"), r"mutex_lock(&its->\1)"),
+    (re.compile(r"^spin_unlock\(s\.(its_lock|cmd_lock)\)"), r"mutex_unlock(&its->\1)"),
+    (re.compile(r"^spin_lock\(s\.ap_list_lock(\d)\)"), r"raw_spin_lock(&vcpu\1->arch.vgic_cpu.ap_list_lock)"),
+    (re.compile(r"^spin_unlock\(s\.ap_list_lock(\d)\)"), r"raw_spin_unlock(&vcpu\1->arch.vgic_cpu.ap_list_lock)"),
+]
+
+
 def c_statement(rest: str) -> str:
-    rest = re.sub(r"\bs\.", "", rest)
-    return re.sub(r"\s*#\d+$", "", rest)
+    """A step label's statement in C spelling where the model's differs only in names
+    (``spin_lock(s.irq_lock[o])`` -> ``raw_spin_lock(&irq->irq_lock)``; the ITS locks are
+    mutexes, ``lpi_xa``'s is the xarray's own)."""
+    rest = re.sub(r"\s*#\d+$", "", rest)
+    for pattern, repl in LOCKS_C:
+        if pattern.match(rest):
+            return pattern.sub(repl, rest)
+    return re.sub(r"\bs\.", "", rest)
 
 
 def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
