@@ -169,3 +169,16 @@ def test_a_step_shows_the_pointer_its_own_function_sets(uaf: tuple[Story, Any]) 
     assert pointers == ["p = &dev0.pend_irqs[0] (generation 0)"]  # not the callee's r bound here
     lookup = next(st for st in story.steps if st.function == "vgic_v3_lpi_to_pending")
     assert any(c.startswith("found = &dev0.pend_irqs[0]") for c in lookup.changes)
+
+
+def test_an_undelivered_msi_is_named_and_its_sending_marked() -> None:
+    """A final property is about a state: for msi-delivered the story names the event whose
+    MSI is still owed and marks the step that sent it (mapti-refuse-in-lr drops it)."""
+    model = build_model(get_design("mapti-refuse-in-lr"), load_scenario("unmap-device-in-lr"))
+    result = check_model(model, stop_on_violation=False, progress=False)
+    v = next(v for v in result.violations if v.property == "msi-delivered")
+    story = explain(v.trace, context_of(model))
+    sent = [st for st in story.steps if any("is never delivered" in m for m in st.marks)]
+    assert sent and all(st.function.startswith("device MSI") for st in sent)
+    assert re.search(r"the MSI of dev\d+ event\[\d+\] sent at step \d+ was never delivered", story.expected)
+    assert sent[0].lane in story.involved

@@ -29,7 +29,7 @@ from typing import Any
 from itsrace.engine.explore.trace import Trace, TraceStep
 from itsrace.hyp.properties import PROPERTIES
 from itsrace.hyp.srcmap import relative, split_annotation, step_comment
-from itsrace.hyp.story import GUEST, Story, StoryStep
+from itsrace.hyp.story import GUEST, Story, StoryStep, mark_undelivered
 from itsrace.kvm.srcmap import TREE, locate
 
 LR_STATES = ("invalid", "pending", "active", "pending+active")
@@ -305,6 +305,7 @@ def provenance(trace: Trace, story: Story, dec: Decoder) -> None:
             story.expected = f"=> {trace.kind} '{trace.property}' fails in the state after step {failing.n}" + (
                 f"; {summary}" if summary else "")
         story.involved = [failing.lane]
+        mark_undelivered(trace, story, dec.event)
         return
     label, r = ptrs[0]
     name = dec.local_pointer(label) or "irq"

@@ -31,7 +31,7 @@ from typing import Any
 
 from itsrace.engine.explore.trace import Trace, TraceStep
 from itsrace.hyp.properties import PROPERTIES
-from itsrace.hyp.story import GUEST, Story, StoryStep
+from itsrace.hyp.story import GUEST, Story, StoryStep, mark_undelivered
 from itsrace.xen.srcmap import TREE, locate, split_annotation
 
 LR_STATES = ("invalid", "pending", "active", "pending+active")
@@ -453,6 +453,7 @@ def _expected_without_pointer(trace: Trace, story: Story, dec: Decoder) -> None:
         story.expected = f"=> {trace.kind} '{trace.property}' fails in the state after step {last.n}" + (
             f"; {expected}" if expected else "")
     story.involved = [last.lane]
+    mark_undelivered(trace, story, lambda q: dec.pirq(q).replace(".pend_irqs", " event"))
     if trace.kind == "deadlock" or trace.property.startswith("lock-"):
         _lock_states(trace, story, dec)
     if trace.kind == "deadlock":
