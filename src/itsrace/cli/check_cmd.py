@@ -251,7 +251,7 @@ def write_html(path: str, design: Any, scenario: Any, model: Any, result: Any) -
 
 
 def _run_table(args: argparse.Namespace, limits: Any) -> int:
-    from itsrace.cli.render import print_lines
+    from itsrace.cli.render import ProgressLine, print_lines, progress_for
     from itsrace.hyp.scenario import load_named, scenario_names
 
     for flag, given in (("--trace-out", args.trace_out), ("--html", args.html), ("--coverage", args.coverage)):
@@ -264,9 +264,14 @@ def _run_table(args: argparse.Namespace, limits: Any) -> int:
     if not args.json:
         print(f"design {design.name}: {design.summary}")
         print(f"{'scenario':28} {'verdict':13} {'states':>9} {'seconds':>8}  violated properties")
+    live = progress_for(not args.json)  # on a terminal: the running scenario's search
     for name in names:
         scenario = load_named(name)
-        _model, result, seconds = check_one(design, scenario, limits, args.design)
+        if isinstance(live, ProgressLine):
+            live.prefix, live.end_line = (lambda n=name: f"{n}  "), False
+        _model, result, seconds = check_one(design, scenario, limits, args.design, progress=live)
+        if isinstance(live, ProgressLine):
+            live.clear()
         row = as_json(design, scenario, result, seconds)
         rows.append(row)
         if not args.json:

@@ -79,6 +79,13 @@ class ProgressLine:
         self.out.flush()
         self.shown = True
 
+    def clear(self) -> None:
+        """Erase the line (before other output goes to the same terminal)."""
+        if self.shown:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self.shown = False
+
 
 def progress_for(enabled: bool, out: TextIO | None = None) -> ProgressLine | bool:
     """The ``progress=`` to give a search: a :class:`ProgressLine` when ``enabled`` and ``out``
