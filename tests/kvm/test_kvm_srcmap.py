@@ -138,3 +138,13 @@ def test_reports_of_kvm_designs_use_the_kvm_explainer(found: tuple[Trace, Any]) 
     trace, model = found
     story = story_of(trace, model)
     assert story.tree == srcmap.TREE and story.steps[-1].c_where
+
+
+def test_the_html_report_links_kvm_steps_to_the_modelled_commit(uaf: Story) -> None:
+    from itsrace.hyp.html import report_page
+
+    page = report_page("kvm", [("cx", "kvm use-after-free", uaf)])
+    links = set(re.findall(r'href="(https://[^"]+)"', page))
+    assert links and all(link.startswith("https://github.com/intel-lab-lkp/linux/blob/") for link in links)
+    assert any("/arch/arm64/kvm/vgic/vgic-its.c#L" in link for link in links)
+    assert "Linux arm64 vgic-its" in page and "Xen RELEASE" not in page
