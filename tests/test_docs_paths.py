@@ -15,8 +15,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "itsrace"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-# owned by the engine's maintainers (not edited here); their stale references are tracked there
-NOT_OURS = {"benchmarks.md", "engine.md"}
 PATH = re.compile(r"`([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.*-]+)+/?)`")
 ROOTED = ("src/", "docs/", "tests/", "examples/", "scripts/", ".ci/")
 IN_PACKAGE = ("engine/", "hyp/", "xen/", "kvm/", "cli/", "its/", "models/")
@@ -39,7 +37,7 @@ def missing_paths(doc: Path) -> list[str]:
 
 
 def test_docs_name_only_files_in_the_repository() -> None:
-    wrong = {doc.name: missing_paths(doc) for doc in DOCS if doc.name not in NOT_OURS}
+    wrong = {doc.name: missing_paths(doc) for doc in DOCS}
     assert {k: v for k, v in wrong.items() if v} == {}
 
 

@@ -65,6 +65,17 @@ def test_replay_defaults_to_the_per_cpu_view_in_c_terms(hyp_trace: Path, capsys:
     assert "pCPU1 (vCPU0)" in out and "vgic-v3-its.c:607" in out and "it was freed at step 22" in flat
 
 
+@pytest.mark.parametrize("style", ["timeline", "steps", "compact"])
+def test_generic_views_of_a_hypervisor_trace_leave_locals_out_of_the_state(
+        style: str, hyp_trace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["replay", str(hyp_trace), "--trace-style", style], capsys)
+    initial = out[out.index("initial:"):].split("\n 1. ")[0].split("\n(model)")[0]
+    assert code == 0 and "p_alive=[1]" in initial and "vgic_lock=[0]" in initial
+    assert "pc_" not in initial and "gicv3_do_LPI_" not in initial and "vCPU_" not in initial
+    assert len(initial.splitlines()) <= 8
+    assert re.search(r"(^|\| )23\. ", out, re.M)  # every step is still there
+
+
 def test_cpu_style_needs_a_hypervisor_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bug.json"
     run(["bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--bug", "--trace-out", str(path)], capsys)
@@ -131,16 +142,20 @@ def test_traces_carry_a_schema_version(hyp_trace: Path) -> None:
     assert saved["format"] == "itsrace-trace/1" and saved["schema_version"] == 1
 
 
-def test_the_progress_line_gets_the_elapsed_time() -> None:
-    from itsrace.cli.render import ElapsedStderr
+def test_the_progress_line_shows_states_rate_depth_and_elapsed() -> None:
+    from itsrace.cli.render import ProgressLine, progress_for
+    from itsrace.engine.explore.search import ProgressInfo
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    real = Tty()
-    err = ElapsedStderr(real, start=0.0)
-    err.write("\r  states      1,000  queue 5  depth   3       500 st/s  mem 80 MiB ")
-    err.write("a warning\n")
-    assert re.match(r"^\r  states +1,000 .* mem 80 MiB  elapsed [\d,]+ s $", real.getvalue().split("a warning")[0])
-    assert real.getvalue().endswith("a warning\n") and err.isatty()
+    out = Tty()
+    line = progress_for(True, out)
+    assert isinstance(line, ProgressLine)
+    line(ProgressInfo(states=1000, queue=5, depth=3, elapsed=2.0, rate=500.0, memory=80 * 2**20))
+    assert re.match(r"^\r  states +1,000  depth +3 +500 st/s  elapsed +2 s  mem +80 MiB \x1b\[K$", out.getvalue())
+    line(ProgressInfo(states=2000, queue=0, depth=4, elapsed=3.0, rate=666.0, memory=0, final=True))
+    assert out.getvalue().endswith("\n")
+    # piped, or asked not to: no line at all
+    assert progress_for(True, io.StringIO()) is False and progress_for(False, out) is False

@@ -55,3 +55,24 @@ def test_bench_trace_matches_the_trace_schema(tmp_path: Path, capsys: pytest.Cap
     main(["bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--bug", "--trace-out", str(path)])
     capsys.readouterr()
     validate("trace", json.loads(path.read_text()))
+
+
+def test_bench_json_matches_the_bench_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run.json"
+    passed = out_of(["bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--json", "--out", str(out)], capsys)
+    assert passed["schema_version"] == 1 and passed["verdict"] == "pass"
+    validate("bench", passed)
+    validate("bench", json.loads(out.read_text()))
+    status = main(["bench", "lpi-toy", "--vcpus", "2", "--lpis", "2", "--bug", "--json", "--engine", "python",
+                   "--trace-out", str(tmp_path / "bug.json")])
+    assert status == 1  # a violation; the object is still printed
+    failed = json.loads(capsys.readouterr().out)
+    assert failed["verdict"] == "fail" and failed["violations"] and failed["engine"] == "python"
+    validate("bench", failed)
+    broken = copy.deepcopy(failed)
+    broken["violations"][0]["kind"] = "maybe"
+    with pytest.raises(jsonschema.ValidationError):
+        validate("bench", broken)
+    del broken["schema_version"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate("bench", broken)

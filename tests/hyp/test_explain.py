@@ -16,7 +16,6 @@ from itsrace.hyp import build_model
 from itsrace.hyp.scenario import load_scenario
 from itsrace.hyp.story import Story
 from itsrace.hyp.timeline import format_timeline
-from itsrace.xen import srcmap
 from itsrace.xen.explain import Decoder, context_of, explain
 
 XEN = Path(__file__).resolve().parents[2] / "src" / "itsrace" / "xen"
@@ -31,35 +30,7 @@ def uaf() -> tuple[Story, Any]:
     return explain(trace, context_of(model)), trace
 
 
-# -- the source map ----------------------------------------------------------------------------------
-def test_every_function_of_the_base_model_has_a_c_location() -> None:
-    model = build_model(get_design("xen-4.10"), load_scenario("guest"))
-    names = {fn.__name__ for fn in model.meta["procedures"]}
-    names |= {spec.fn.__name__ for spec in model.meta["processes"]}
-    names |= {"device_sends_msi", "guest_acknowledges", "guest_eoi", "guest_writes_property"}
-    assert sorted(names - set(srcmap.FUNCTIONS)) == []
-
-
-def test_step_annotations_name_known_files_and_plausible_lines() -> None:
-    found = 0
-    for path in XEN.glob("*.py"):
-        for lineno, line in enumerate(path.read_text().splitlines(), start=1):
-            if "#" not in line:
-                continue
-            for m in srcmap.ANNOTATION.finditer(line.split("#", 1)[1]):
-                found += 1
-                assert m.group("file") in srcmap.FILES, f"{path.name}:{lineno}: unknown file {m.group('file')}"
-                assert 0 < int(m.group("line")) < 5000, f"{path.name}:{lineno}"
-    assert found >= 10
-
-
-def test_annotation_wins_over_the_function_and_is_stripped_from_the_text() -> None:
-    loc = srcmap.locate("its_discard_event", "[vgic-v3-its.c:607] spin_lock_irqsave(...)")
-    assert loc is not None and str(loc) == "vgic-v3-its.c:607" and loc.function == "its_discard_event"
-    assert loc.url.endswith("f=xen/arch/arm/vgic-v3-its.c;hb=RELEASE-4.10.0#l607")
-    assert str(srcmap.locate("gic_update_one_lr")) == "gic.c:510"
-    assert srcmap.locate("a_function_a_design_added") is None
-    assert srcmap.split_annotation("[gic.c:12] clear QUEUED")[1] == "clear QUEUED"
+# -- the source map: tests/hyp/test_srcmap.py -----------------------------------------------------
 
 
 # -- decoding -----------------------------------------------------------------------------------------
@@ -189,3 +160,25 @@ def test_a_deadlock_names_the_waiter_the_lock_and_where_it_was_taken() -> None:
             f"taken by pCPU0 (vCPU0) since step {taken[0].n}") in story.expected
     assert story.objects == ["locks"] and "taken by pCPU0" in story.steps[-1].objects["locks"]
     assert story.expected.startswith("=> deadlock") and not story.steps[-1].note
+
+
+def test_a_step_shows_the_pointer_its_own_function_sets(uaf: tuple[Story, Any]) -> None:
+    story, _trace = uaf
+    delete = next(st for st in story.steps if st.c_where == "vgic-v3-its.c:610")  # radix_tree_delete
+    pointers = [c for c in delete.changes if c.split(" = ")[0] in ("p", "r", "n", "found")]
+    assert pointers == ["p = &dev0.pend_irqs[0] (generation 0)"]  # not the callee's r bound here
+    lookup = next(st for st in story.steps if st.function == "vgic_v3_lpi_to_pending")
+    assert any(c.startswith("found = &dev0.pend_irqs[0]") for c in lookup.changes)
+
+
+def test_an_undelivered_msi_is_named_and_its_sending_marked() -> None:
+    """A final property is about a state: for msi-delivered the story names the event whose
+    MSI is still owed and marks the step that sent it (mapti-refuse-in-lr drops it)."""
+    model = build_model(get_design("mapti-refuse-in-lr"), load_scenario("unmap-device-in-lr"))
+    result = check_model(model, stop_on_violation=False, progress=False)
+    v = next(v for v in result.violations if v.property == "msi-delivered")
+    story = explain(v.trace, context_of(model))
+    sent = [st for st in story.steps if any("is never delivered" in m for m in st.marks)]
+    assert sent and all(st.function.startswith("device MSI") for st in sent)
+    assert re.search(r"the MSI of dev\d+ event\[\d+\] sent at step \d+ was never delivered", story.expected)
+    assert sent[0].lane in story.involved

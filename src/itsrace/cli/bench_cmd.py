@@ -7,10 +7,12 @@
                           [--trace-out FILE] [--trace-style STYLE]
 
 Prints distinct states, transitions, depth, seconds, states/s, peak memory and bytes per state
-as a small table, or with ``--json`` one JSON object (keys ``model``, ``params``, ``options``,
+as a small table, or with ``--json`` one JSON object (keys ``schema_version``, ``model``,
+``params``, ``options``,
 ``verdict``, ``distinct_states``, ``transitions``, ``depth``, ``seconds``,
 ``states_per_second``, ``peak_rss_bytes``, ``bytes_per_state``, ...). ``--out FILE``
-additionally writes that JSON object to FILE, so runs can be collected and compared.
+additionally writes that JSON object to FILE, so runs can be collected and compared. Its JSON
+Schema ships as ``itsrace/schemas/bench.schema.json`` (``itsrace.schemas.load("bench")``).
 
 When a property fails (``--bug``), the counterexample is printed (text mode) and
 ``--trace-out FILE`` saves it as a trace that ``itsrace replay FILE`` re-executes.
@@ -132,10 +134,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- results -----------------------------------------------------------------------------------
+SCHEMA_VERSION = 1  # of the --json object; src/itsrace/schemas/bench.schema.json
+
+
 def record(entry: ModelEntry, params: dict[str, Any], options: SearchOptions, result: Result) -> dict[str, Any]:
     """The benchmark result as a JSON-ready dict."""
     stats = result.stats.as_dict()
     return {
+        "schema_version": SCHEMA_VERSION,
         "model": entry.name,
         "model_name": result.model,
         "params": params,

@@ -35,6 +35,7 @@ from rich.text import Text
 
 from itsrace.cli.common import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, UsageError
 from itsrace.cli.searchopts import SearchOptions, add_search_flags, run_search
+from itsrace.engine.explore.search import Progress
 
 DEFAULT_DESIGN = "xen-4.10"
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
@@ -101,7 +102,7 @@ def recorded_design(design: Any, design_arg: str | None) -> str:
 
 
 def check_one(design: Any, scenario: Any, opts: SearchOptions,
-              design_arg: str | None = None, progress: bool | None = False) -> tuple[Any, Any, float]:
+              design_arg: str | None = None, progress: Progress = False) -> tuple[Any, Any, float]:
     """Build and check; returns (model, result, seconds including the build)."""
     from itsrace.engine import ModelError, compile_model
     from itsrace.engine.lang.spec import ModelSpec
@@ -169,10 +170,11 @@ def print_trace(violation: Any, model: Any, style: str, fold: bool = False) -> N
 
         print_story(story_of(violation.trace, model), fold)
     else:
-        from itsrace.cli.render import text_width
+        from itsrace.cli.render import text_width, without_locals
         from itsrace.engine.explore.report import format_violation
 
-        print(format_violation(violation, style, width=text_width()))
+        shown = dataclasses.replace(violation, trace=without_locals(violation.trace, model))
+        print(format_violation(shown, style, width=text_width()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,11 +186,10 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         check_writable(args.html)
     design, scenario = _load(args, args.scenario)
-    from itsrace.cli.render import with_elapsed
+    from itsrace.cli.render import progress_for
 
-    with with_elapsed():  # on a terminal: the search's live line, plus the elapsed time
-        model, result, seconds = check_one(design, scenario, limits, args.design,
-                                           progress=None if not args.json else False)
+    # on a terminal: a live line (states, states/s, depth, elapsed) fed by the search's callback
+    model, result, seconds = check_one(design, scenario, limits, args.design, progress=progress_for(not args.json))
     if args.html:
         write_html(args.html, design, scenario, model, result)
     if args.trace_out and result.violations:
@@ -250,7 +251,7 @@ def write_html(path: str, design: Any, scenario: Any, model: Any, result: Any) -
 
 
 def _run_table(args: argparse.Namespace, limits: Any) -> int:
-    from itsrace.cli.render import print_lines
+    from itsrace.cli.render import ProgressLine, print_lines, progress_for
     from itsrace.hyp.scenario import load_named, scenario_names
 
     for flag, given in (("--trace-out", args.trace_out), ("--html", args.html), ("--coverage", args.coverage)):
@@ -263,9 +264,14 @@ def _run_table(args: argparse.Namespace, limits: Any) -> int:
     if not args.json:
         print(f"design {design.name}: {design.summary}")
         print(f"{'scenario':28} {'verdict':13} {'states':>9} {'seconds':>8}  violated properties")
+    live = progress_for(not args.json)  # on a terminal: the running scenario's search
     for name in names:
         scenario = load_named(name)
-        _model, result, seconds = check_one(design, scenario, limits, args.design)
+        if isinstance(live, ProgressLine):
+            live.prefix, live.end_line = (lambda n=name: f"{n}  "), False
+        _model, result, seconds = check_one(design, scenario, limits, args.design, progress=live)
+        if isinstance(live, ProgressLine):
+            live.clear()
         row = as_json(design, scenario, result, seconds)
         rows.append(row)
         if not args.json:

@@ -27,7 +27,9 @@ from multiprocessing import get_context
 from typing import Any
 
 from itsrace.cli.common import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_VIOLATION, UsageError
+from itsrace.cli.render import ProgressLine
 from itsrace.cli.searchopts import SearchOptions, add_search_flags
+from itsrace.engine.explore.search import Progress
 
 # short names for the cells; the legend under the table spells them out
 SHORT = {
@@ -87,16 +89,18 @@ def selection(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     return designs, scenarios
 
 
-def check_cell(design_arg: str, scenario_arg: str, opts: SearchOptions, keep_trace: bool = False) -> dict[str, Any]:
+def check_cell(design_arg: str, scenario_arg: str, opts: SearchOptions, keep_trace: bool = False,
+               progress: Progress = False) -> dict[str, Any]:
     """One cell: build and check ``design_arg`` on ``scenario_arg`` (runs in a worker process).
     ``keep_trace`` keeps the shortest counterexample told in C terms (for ``--html``) under
-    ``"story"`` (removed before ``--json`` prints the row)."""
+    ``"story"`` (removed before ``--json`` prints the row). ``progress`` is the search's
+    (a live line, in-process runs only)."""
     from itsrace.cli.check_cmd import as_json, check_one, load_design
     from itsrace.hyp.scenario import load_scenario
 
     design = load_design(design_arg)
     scenario = load_scenario(scenario_arg)
-    model, result, seconds = check_one(design, scenario, opts, design_arg)
+    model, result, seconds = check_one(design, scenario, opts, design_arg, progress=progress)
     row = as_json(design, scenario, result, seconds)
     for v in row["violations"]:
         v.pop("trace")
@@ -187,9 +191,11 @@ def run_cells(cells: list[tuple[str, str]], opts: SearchOptions, jobs: int,
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     start = time.monotonic()
     if jobs == 1:
+        # in-process: the running cell's search feeds the live line (its states, states/s, depth)
+        live = ProgressLine(prefix=lambda: f"cells {len(rows)}/{len(cells)}  ", end_line=False) if progress else False
         try:
             for cell in cells:
-                rows[cell] = check_cell(*cell, opts, keep_trace)
+                rows[cell] = check_cell(*cell, opts, keep_trace, progress=live)
                 _progress(progress, rows, len(cells), start)
         except KeyboardInterrupt:
             return rows, True
@@ -222,7 +228,7 @@ def _progress(on: bool, rows: dict[tuple[str, str], dict[str, Any]], total: int,
     elapsed = time.monotonic() - start
     depth = max((v["steps"] for r in rows.values() for v in r["violations"]), default=0)
     line = (f"\r  cells {done}/{total}  states {states:,}  {states / max(elapsed, 1e-9):,.0f} st/s  "
-            f"longest counterexample {depth}  elapsed {elapsed:,.0f} s ")
+            f"longest counterexample {depth}  elapsed {elapsed:,.0f} s \x1b[K")
     print(line, end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 

@@ -1,28 +1,29 @@
 """Terminal output shared by the commands: counterexamples in C terms, colour, width, HTML files.
 
-* :func:`story_of` tells a hypervisor-model trace in C terms (:mod:`itsrace.xen.explain`),
+* :func:`story_of` tells a hypervisor-model trace in C terms (:mod:`itsrace.xen.explain`, :mod:`itsrace.kvm.explain`),
   given the model it was found in.
 * :func:`print_lines` prints rich ``Text`` lines: coloured on a terminal, plain when piped or
   when ``NO_COLOR`` is set (rich's own rules).
 * :func:`text_width` is the terminal's width, or ``$COLUMNS``, or 120 when piped.
 * :func:`check_writable` and :func:`write_file` make a bad ``--html`` path one line and exit 2.
-* :func:`with_elapsed` adds the elapsed time to the search's live progress line.
+* :class:`ProgressLine` draws a search's progress callback (states, states/s, depth, elapsed) as
+  the live line of ``check`` and ``matrix`` on a terminal.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import os
 import shutil
 import sys
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from rich.console import Console
 from rich.text import Text
 
 from itsrace.cli.common import UsageError
+from itsrace.engine.explore.search import ProgressInfo
 from itsrace.engine.explore.trace import Trace
 from itsrace.hyp.story import Story
 
@@ -48,46 +49,49 @@ def text_width(file: TextIO | None = None) -> int:
         return 120
 
 
-class ElapsedStderr:
-    """A stand-in for ``sys.stderr`` that adds the elapsed time to the search's progress line.
+class ProgressLine:
+    """The live progress line of ``check`` and ``matrix``: a search's progress callback
+    (:class:`itsrace.engine.explore.search.ProgressInfo`) drawn as one line on ``out``
+    (stderr), redrawn in place; ended with a newline when the search ends. ``prefix`` goes
+    before it (``matrix``: the cells done). Only used when ``out`` is a terminal: piped output
+    gets nothing (:func:`progress_for`)."""
 
-    The engine's progress display (``progress=`` of the search) redraws one line on a terminal
-    with ``\\r  states ...  depth ...  st/s ...``; it has no elapsed time and no hook to add one.
-    While a search runs, :func:`with_elapsed` puts this object in ``sys.stderr``: every redraw
-    (a write starting with ``\\r``) gets ``elapsed N s`` appended; everything else passes
-    through unchanged. ``isatty`` is the real stream's, so piped output still gets no line.
-    """
+    def __init__(self, out: TextIO | None = None, prefix: Callable[[], str] | None = None,
+                 end_line: bool = True) -> None:
+        self.out = out if out is not None else sys.stderr
+        self.prefix = prefix
+        self.end_line = end_line
+        self.shown = False
 
-    def __init__(self, real: TextIO, start: float) -> None:
-        self.real, self.start = real, start
+    def text(self, info: ProgressInfo) -> str:
+        head = self.prefix() if self.prefix is not None else ""
+        return (f"{head}states {info.states:>12,}  depth {info.depth:>4}  {info.rate:>10,.0f} st/s  "
+                f"elapsed {info.elapsed:>6,.0f} s  mem {info.memory / 2**20:>6,.0f} MiB")
 
-    def write(self, text: str) -> int:
-        if text.startswith("\r"):
-            text = f"{text.rstrip()}  elapsed {time.monotonic() - self.start:,.0f} s "
-        return self.real.write(text)
+    def __call__(self, info: ProgressInfo) -> None:
+        if info.final:
+            if self.shown and self.end_line:
+                self.out.write("\n")
+                self.out.flush()
+                self.shown = False
+            return
+        self.out.write(f"\r  {self.text(info)} \x1b[K")
+        self.out.flush()
+        self.shown = True
 
-    def flush(self) -> None:
-        self.real.flush()
-
-    def isatty(self) -> bool:
-        return self.real.isatty()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
+    def clear(self) -> None:
+        """Erase the line (before other output goes to the same terminal)."""
+        if self.shown:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self.shown = False
 
 
-@contextlib.contextmanager
-def with_elapsed() -> Iterator[None]:
-    """Run a search with :class:`ElapsedStderr` in place (only when stderr is a terminal)."""
-    real = sys.stderr
-    if not real.isatty():
-        yield
-        return
-    sys.stderr = ElapsedStderr(real, time.monotonic())
-    try:
-        yield
-    finally:
-        sys.stderr = real
+def progress_for(enabled: bool, out: TextIO | None = None) -> ProgressLine | bool:
+    """The ``progress=`` to give a search: a :class:`ProgressLine` when ``enabled`` and ``out``
+    (stderr) is a terminal, else ``False`` (nothing printed when piped)."""
+    out = out if out is not None else sys.stderr
+    return ProgressLine(out) if enabled and out.isatty() else False
 
 
 def print_lines(lines: Iterable[Text], file: TextIO | None = None) -> None:
@@ -97,10 +101,29 @@ def print_lines(lines: Iterable[Text], file: TextIO | None = None) -> None:
 
 
 def story_of(trace: Trace, model: Any) -> Story:
-    """``trace`` of ``model`` (a hypervisor model) told in C terms."""
-    from itsrace.xen.explain import context_of, explain
+    """``trace`` of ``model`` (a hypervisor model) told in C terms, by the explainer of the
+    model's base (:mod:`itsrace.kvm.explain` for ``kvm`` and its designs, else
+    :mod:`itsrace.xen.explain`)."""
+    if model.meta.get("base") == "kvm":
+        from itsrace.kvm import explain as kvm
 
-    return explain(trace, context_of(model))
+        return kvm.explain(trace, kvm.context_of(model))
+    from itsrace.xen import explain as xen
+
+    return xen.explain(trace, xen.context_of(model))
+
+
+def without_locals(trace: Trace, model: Any) -> Trace:
+    """``trace`` with the model's locals and program counters left out of its initial and final
+    states: for the engine's generic views (``--trace-style timeline|steps|compact``) of a
+    hypervisor model, whose locals (every inlined function's, all 0 at the start) would
+    otherwise fill dozens of lines before the first step. The steps are unchanged."""
+    hidden = {v.name for v in model.vars.values() if v.kind in ("local", "pc")}
+
+    def keep(state: dict[str, int]) -> dict[str, int]:
+        return {k: v for k, v in state.items() if k.split("[", 1)[0] not in hidden}
+
+    return dataclasses.replace(trace, initial=keep(trace.initial), final=keep(trace.final))
 
 
 def print_story(story: Story, fold: bool = False, file: TextIO | None = None) -> None:
@@ -128,5 +151,5 @@ def write_file(path: str, text: str, flag: str = "--html") -> None:
         raise UsageError(f"cannot write {flag} '{path}': {exc.strerror}") from None
 
 
-__all__ = ["ElapsedStderr", "check_writable", "console", "print_lines", "print_story", "story_of", "text_width",
-           "with_elapsed", "write_file"]
+__all__ = ["ProgressLine", "check_writable", "console", "print_lines", "print_story", "progress_for", "story_of",
+           "text_width", "without_locals", "write_file"]

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 def print_trace(trace: Trace, model: Any, style: str, fold: bool = False) -> None:
     """The trace in ``style``; ``cpu`` (and ``auto`` for a hypervisor-model trace) tells it per
     CPU in C terms, like ``itsrace check``."""
-    from itsrace.cli.render import print_story, story_of, text_width
+    from itsrace.cli.render import print_story, story_of, text_width, without_locals
 
     is_hyp = trace.params.get("model") == "hyp"
     if style == "cpu" and not is_hyp:
@@ -97,7 +97,7 @@ def print_trace(trace: Trace, model: Any, style: str, fold: bool = False) -> Non
     if style == "cpu" or (style == "auto" and is_hyp):
         print_story(story_of(trace, model), fold)
     else:
-        print(format_trace(trace, style, width=text_width()))
+        print(format_trace(without_locals(trace, model) if is_hyp else trace, style, width=text_width()))
 
 
 def parse_overrides(items: list[str]) -> dict[str, int | bool]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from itsrace.cli.common import UsageError
 from itsrace.engine import Limits, Model, ModelError, Result, check_model
+from itsrace.engine.explore.search import Progress
 from itsrace.engine.lang.spec import ModelSpec
 
 
@@ -166,9 +167,12 @@ def add_search_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run_search(model: Model, spec: ModelSpec | None, opts: SearchOptions, *,
-               stop_on_violation: bool = True, progress: bool | None = None) -> Result:
-    """Run the search ``opts`` asks for. ``spec`` rebuilds the model in worker processes."""
+               stop_on_violation: bool = True, progress: Progress = None) -> Result:
+    """Run the search ``opts`` asks for. ``spec`` rebuilds the model in worker processes.
+    ``progress`` is the search's (:data:`itsrace.engine.explore.search.Progress`); the plain
+    search and the C backend feed a callback, the others draw their own line on a terminal."""
     limits = opts.limits()
+    own_line = None if callable(progress) else progress  # swarm, parallel, reductions
     try:
         if opts.engine != "python" and not opts.python_only():
             from itsrace.engine.native import runner
@@ -188,19 +192,19 @@ def run_search(model: Model, spec: ModelSpec | None, opts: SearchOptions, *,
             from itsrace.engine.scale.swarm import check_swarm
 
             return check_swarm(_need_spec(spec, "--swarm"), workers=opts.workers, seconds=opts.swarm,
-                               stop_on_violation=stop_on_violation, progress=progress)
+                               stop_on_violation=stop_on_violation, progress=own_line)
         if opts.workers > 1:
             from itsrace.engine.scale.parallel import check_parallel
 
             return check_parallel(_need_spec(spec, "--workers"), workers=opts.workers, backend=opts.backend,
                                   address=opts.ray_address, limits=limits, stop_on_violation=stop_on_violation,
-                                  progress=progress, checkpoint=opts.checkpoint,
+                                  progress=own_line, checkpoint=opts.checkpoint,
                                   checkpoint_every=opts.checkpoint_every, resume=opts.resume)
         if opts.symmetry or opts.por or opts.sleep:
             from itsrace.engine.reduce.por import reduced_check
 
             kwargs: dict[str, Any] = {"fingerprints": opts.fingerprints, "limits": limits,
-                                      "stop_on_violation": stop_on_violation, "progress": progress}
+                                      "stop_on_violation": stop_on_violation, "progress": own_line}
             if not (opts.por or opts.sleep):
                 kwargs["strategy"] = opts.strategy
             return reduced_check(model, symmetry=opts.symmetry, por=opts.por, sleep=opts.sleep, **kwargs)

@@ -59,4 +59,27 @@ class Story:
         return asdict(self)
 
 
-__all__ = ["GUEST", "Story", "StoryStep"]
+def mark_undelivered(trace: Any, story: Story, event_name: Any) -> None:
+    """For ``msi-delivered`` (a final property): name each event whose MSI is still owed to the
+    guest at the end (the checker's ghost ``owed[q]``, shared by every hypervisor model) and
+    mark the step where it became owed, the MSI's sending; ``event_name(q)`` names event ``q``."""
+    if trace.property != "msi-delivered" or not trace.steps:
+        return
+    owed = sorted(int(k[5:-1]) for k, v in trace.final.items() if k.startswith("owed[") and v)
+    lines = []
+    for q in owed:
+        at = next((i for i in range(len(trace.steps) - 1, -1, -1)
+                   if trace.steps[i].changes.get(f"owed[{q}]", [0, 0])[1] == 1), None)
+        name = event_name(q)
+        if at is None:
+            lines.append(f"the MSI of {name} was never delivered")
+            continue
+        story.steps[at].marks.append(f"the MSI of {name} is sent here: it is never delivered")
+        story.involved.append(story.steps[at].lane)
+        lines.append(f"the MSI of {name} sent at step {at + 1} was never delivered")
+    if lines:
+        story.expected = "; ".join([story.expected, *lines]) if story.expected else "; ".join(lines)
+        story.involved = list(dict.fromkeys(story.involved))
+
+
+__all__ = ["GUEST", "Story", "StoryStep", "mark_undelivered"]

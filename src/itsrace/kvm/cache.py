@@ -26,7 +26,7 @@ def ite_intid(ite: tuple[int, ...], ite_irq: tuple[int, ...], q: int) -> int:
 def vgic_its_check_cache(self, s, q: range(NQ)):
     """vgic_its_check_cache (vgic-its.c): the doorbell names the (only) ITS; an RCU lookup of the
     (devid, eventid) key with try-get. Returns slot + 1 with a reference, or 0 (a miss)."""
-    with atomic():  # rcu_read_lock; irq = xa_load(translation_cache, key); vgic_try_get_irq_ref; rcu_read_unlock
+    with atomic():  # [its.c:553] rcu_read_lock; irq = xa_load(translation_cache, key); vgic_try_get_irq_ref; rcu_read_unlock
         c: range(NO + 1) = s.cache[q]
         if c != 0:
             check(s.o_alive[c - 1] == 1, "use-after-free")
@@ -47,7 +47,7 @@ def vgic_its_check_cache(self, s, q: range(NQ)):
 def vgic_its_cache_translation(self, s, q: range(NQ), o: range(NO)):
     """vgic_its_cache_translation (vgic-its.c), its_lock held: take a reference for the cache
     (nonzero: the ITE holds one), xa_store it, and put the entry it displaced."""
-    with atomic():  # vgic_get_irq_ref(irq); old = xa_store(translation_cache, key, irq)
+    with atomic():  # [its.c:580] vgic_get_irq_ref(irq); old = xa_store(translation_cache, key, irq)
         check(s.o_alive[o] == 1, "use-after-free")
         check(s.o_ref[o] > 0, "use-after-free")
         s.o_ref[o] = s.o_ref[o] + 1
@@ -63,10 +63,10 @@ def vgic_its_invalidate_cache(self, s):
     then put the pointer the walk loaded."""
     c: range(NO + 1) = 0
     for q in range(NQ):
-        with atomic():  # xa_for_each(&its->translation_cache, idx, irq): the entry at idx
+        with atomic():  # [its.c:608] xa_for_each(&its->translation_cache, idx, irq): the entry at idx
             c = s.cache[q]
         if c != 0:
-            with atomic():  # xa_erase(&its->translation_cache, idx)
+            with atomic():  # [its.c:609] xa_erase(&its->translation_cache, idx)
                 s.cache[q] = 0
             vgic_put_irq(self, s, c - 1)
 

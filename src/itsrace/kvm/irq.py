@@ -49,7 +49,7 @@ def free_slot(alive: tuple[int, ...], V: int) -> int:
 def vgic_get_lpi(self, s, V: range(1, NV + 1)):
     """vgic_get_lpi (vgic.c): an RCU lookup in lpi_xa with try-get (refcount_inc_not_zero); an
     object whose count already reached zero is treated as absent. Returns slot + 1 or 0."""
-    with atomic():  # rcu_read_lock; irq = xa_load(lpi_xa, intid); vgic_try_get_irq_ref; rcu_read_unlock
+    with atomic():  # [vgic.c:71] rcu_read_lock; irq = xa_load(lpi_xa, intid); vgic_try_get_irq_ref; rcu_read_unlock
         r: range(NO + 1) = s.xa[V - 1]
         if r != 0:
             check(s.o_alive[r - 1] == 1, "use-after-free")
@@ -75,7 +75,7 @@ def vgic_get_irq_ref(self, s, o: range(NO)):
 def vgic_release_lpi_locked(self, s, o: range(NO)):
     """vgic_release_lpi_locked (vgic.c), lpi_xa's lock held: erase the INTID's entry (whatever it
     holds now) and kfree_rcu the object."""
-    with atomic():  # __xa_erase(lpi_xa, irq->intid); kfree_rcu(irq)
+    with atomic():  # [vgic.c:138] __xa_erase(lpi_xa, irq->intid); kfree_rcu(irq)
         check(s.o_alive[o] == 1, "double-free")
         check(not referenced(o, s.o_vcpu, s.ite, s.ite_irq, s.cache), "free-while-referenced")
         s.xa[OINTID(o) - 1] = 0
@@ -94,22 +94,22 @@ def vgic_put_irq(self, s, o: range(NO)):
     """vgic_put_irq (vgic.c): refcount_dec_and_lock_irqsave on lpi_xa's lock: a decrement that
     does not reach zero needs no lock; the last one is made under the lock, and the object is
     released there (so vgic_add_lpi, which also holds the lock, never finds it at zero)."""
-    with atomic():  # refcount_dec_and_lock_irqsave: refcount_dec_not_one
+    with atomic():  # [vgic.c:172] refcount_dec_and_lock_irqsave: refcount_dec_not_one
         check(s.o_alive[o] == 1, "use-after-free")
         check(s.o_ref[o] > 0, "double-free")
         last: bool = s.o_ref[o] == 1
         if not last:
             s.o_ref[o] = s.o_ref[o] - 1
     if last:
-        spin_lock(s.xa_lock)
-        with atomic():  # refcount_dec_and_test under lpi_xa.xa_lock
+        spin_lock(s.xa_lock)  # [vgic.c:172]
+        with atomic():  # [vgic.c:172] refcount_dec_and_test under lpi_xa.xa_lock
             check(s.o_alive[o] == 1, "use-after-free")
             check(s.o_ref[o] > 0, "double-free")
             s.o_ref[o] = s.o_ref[o] - 1
             gone: bool = s.o_ref[o] == 0
         if gone:
             vgic_release_lpi_locked(self, s, o)
-        spin_unlock(s.xa_lock)
+        spin_unlock(s.xa_lock)  # [vgic.c:175]
 
 
 @procedure
@@ -118,7 +118,7 @@ def vgic_put_irq_norelease(self, s, o: range(NO)):
     that hold a raw spinlock (lpi_xa's lock comes before ap_list_lock). A zero count is left in
     lpi_xa; the caller must call vgic_release_deleted_lpis once its raw locks are dropped.
     Returns whether the count reached zero."""
-    with atomic():  # __vgic_put_irq: refcount_dec_and_test
+    with atomic():  # [vgic.c:147 __vgic_put_irq] __vgic_put_irq: refcount_dec_and_test
         check(s.o_alive[o] == 1, "use-after-free")
         check(s.o_ref[o] > 0, "double-free")
         s.o_ref[o] = s.o_ref[o] - 1
@@ -130,9 +130,9 @@ def vgic_put_irq_norelease(self, s, o: range(NO)):
 def vgic_release_deleted_lpis(self, s):
     """vgic_release_deleted_lpis (vgic.c): under lpi_xa's lock, release every entry whose
     refcount reads zero (orphans are recognised by their count alone)."""
-    spin_lock(s.xa_lock)
+    spin_lock(s.xa_lock)  # [vgic.c:185]
     for V in range(1, NV + 1):
-        with atomic():  # xa_for_each(lpi_xa): refcount_read(&irq->refcount) == 0?
+        with atomic():  # [vgic.c:187] xa_for_each(lpi_xa): refcount_read(&irq->refcount) == 0?
             d: range(NO + 1) = s.xa[V - 1]
             if d != 0:
                 check(s.o_alive[d - 1] == 1, "use-after-free")
@@ -140,4 +140,4 @@ def vgic_release_deleted_lpis(self, s):
                     d = 0
         if d != 0:
             vgic_release_lpi_locked(self, s, d - 1)
-    spin_unlock(s.xa_lock)
+    spin_unlock(s.xa_lock)  # [vgic.c:192]

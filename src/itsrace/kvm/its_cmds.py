@@ -40,7 +40,7 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
     r: range(NO + 1) = vgic_get_lpi(self, s, V)  # vgic_get_irq
     if r != 0:
         return r
-    with atomic():  # irq = kzalloc(...); refcount_set(1); intid; target_vcpu = vcpu (not yet visible)
+    with atomic():  # [its.c:88] irq = kzalloc(...); refcount_set(1); intid; target_vcpu = vcpu (not yet visible)
         n: range(NO + 1) = free_slot(s.o_alive, V)
         if n != 0:
             s.o_alive[n - 1] = 1
@@ -48,8 +48,8 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
             s.o_target[n - 1] = lockfree(vc, UNPUBLISHED)
     if n == 0:
         return 0
-    spin_lock(s.xa_lock)
-    with atomic():  # oldirq = xa_load(lpi_xa, intid); try-get: use it, or __xa_store(irq) and kfree_rcu(oldirq)
+    spin_lock(s.xa_lock)  # [its.c:107]
+    with atomic():  # [its.c:113] oldirq = xa_load(lpi_xa, intid); try-get: use it, or __xa_store(irq) and kfree_rcu(oldirq)
         old: range(NO + 1) = s.xa[V - 1]
         if old != 0:
             check(s.o_alive[old - 1] == 1, "use-after-free")
@@ -71,7 +71,7 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
                 s.o_active[old - 1] = lockfree(0, FREED)
                 s.o_target[old - 1] = lockfree(0, FREED)
                 s.o_vcpu[old - 1] = 0
-    spin_unlock(s.xa_lock)
+    spin_unlock(s.xa_lock)  # [its.c:130]
     update_lpi_config(self, s, n - 1, NC)
     vgic_v3_lpi_sync_pending_status(self, s, n - 1)
     return n
@@ -82,12 +82,12 @@ def update_lpi_config(self, s, o: range(NO), filt: range(NC + 1)):
     """update_lpi_config (vgic-its.c): read the INTID's property byte from guest memory, then under
     irq_lock, if the filter vCPU (NC: none) is the target, set priority and enabled and queue
     (the irq is not a GICv4 one)."""
-    with atomic():  # kvm_read_guest_lock(propbase + intid - 8192): the property byte
+    with atomic():  # [its.c:296] kvm_read_guest_lock(propbase + intid - 8192): the property byte
         check(s.o_alive[o] == 1, "use-after-free")
         pen: bool = s.prop_en[OINTID(o) - 1]
         ppr: range(NPRIO) = s.prop_prio[OINTID(o) - 1]
-    spin_lock(s.irq_lock[o])
-    with atomic():  # filter_vcpu check; irq->priority, irq->enabled := the property byte
+    spin_lock(s.irq_lock[o])  # [its.c:302]
+    with atomic():  # [its.c:304] filter_vcpu check; irq->priority, irq->enabled := the property byte
         check(s.o_alive[o] == 1, "use-after-free")
         upd: bool = filt == NC or filt == s.o_target[o]
         if upd:
@@ -97,7 +97,7 @@ def update_lpi_config(self, s, o: range(NO), filt: range(NC + 1)):
     if upd:
         vgic_queue_irq_unlock(self, s, o)
     else:
-        spin_unlock(s.irq_lock[o])
+        spin_unlock(s.irq_lock[o])  # [its.c:316]
 
 
 @procedure
@@ -105,13 +105,13 @@ def vgic_v3_lpi_sync_pending_status(self, s, o: range(NO)):
     """vgic_v3_lpi_sync_pending_status (vgic-v3.c): read the target's pending-table bit (the
     guest never sets one in these scenarios: 0), then under irq_lock, if the target is still the
     one read, pending_latch := that bit and queue."""
-    with atomic():  # vcpu = irq->target_vcpu; if (!vcpu) return 0; kvm_read_guest_lock(pending byte)
+    with atomic():  # [v3.c:324] vcpu = irq->target_vcpu; if (!vcpu) return 0; kvm_read_guest_lock(pending byte)
         check(s.o_alive[o] == 1, "use-after-free")
         pv: range(NC + 1) = lockfree(s.o_target[o], "optimistic read of irq->target_vcpu, re-checked under "
                                                   "irq_lock (the retry loop below)")
     while pv != NC:
-        spin_lock(s.irq_lock[o])
-        with atomic():  # irq->target_vcpu != vcpu: unlock and retry
+        spin_lock(s.irq_lock[o])  # [v3.c:340]
+        with atomic():  # [v3.c:341] irq->target_vcpu != vcpu: unlock and retry
             check(s.o_alive[o] == 1, "use-after-free")
             same: bool = s.o_target[o] == pv
             if same:
@@ -128,7 +128,7 @@ def vgic_v3_lpi_sync_pending_status(self, s, o: range(NO)):
 def update_affinity(self, s, o: range(NO), vc: range(NC + 1)):
     """update_affinity (vgic-its.c): under irq_lock, irq->target_vcpu = vcpu (not a GICv4 irq:
     nothing else). A queued LPI stays on its ap_list; vgic_prune_ap_list migrates it."""
-    with atomic():  # guard(irq_lock); irq->target_vcpu = vcpu
+    with atomic():  # [its.c:326] guard(irq_lock); irq->target_vcpu = vcpu
         spin_lock(s.irq_lock[o])
         check(s.o_alive[o] == 1, "use-after-free")
         s.o_target[o] = vc
@@ -139,13 +139,13 @@ def update_affinity(self, s, o: range(NO), vc: range(NC + 1)):
 def its_free_ite(self, s, q: range(NQ)):
     """its_free_ite (vgic-its.c), its_lock held: unlink the ITE, clear the irq's GICv4 state under
     irq_lock, and put the ITE's reference (only that one: an ap_list or the cache may hold more)."""
-    with atomic():  # irq = ite->irq; list_del(&ite->ite_list); kfree(ite)
+    with atomic():  # [its.c:760] irq = ite->irq; list_del(&ite->ite_list); kfree(ite)
         fi: range(NO + 1) = s.ite_irq[q]
         s.ite[q] = 0
         s.ite_irq[q] = 0
         s.ite_col[q] = NCOL
     if fi != 0:
-        with atomic():  # scoped_guard(irq_lock): irq->hw = false
+        with atomic():  # [its.c:765] scoped_guard(irq_lock): irq->hw = false
             spin_lock(s.irq_lock[fi - 1])
             check(s.o_alive[fi - 1] == 1, "use-after-free")
             spin_unlock(s.irq_lock[fi - 1])
@@ -157,7 +157,7 @@ def vgic_its_trigger_msi(self, s, q: range(NQ), is_int: bool):
     """vgic_its_trigger_msi (vgic-its.c), its_lock held: vgic_its_resolve_lpi (ITS enabled, ITE,
     mapped collection, its vCPU, that vCPU's EnableLPIs; caches the translation), then set
     pending_latch under irq_lock and queue. Returns 0, or 1 if the MSI is dropped."""
-    with atomic():  # vgic_its_resolve_lpi: its->enabled; find_ite; its_is_collection_mapped; collection_to_vcpu; vgic_lpis_enabled
+    with atomic():  # [its.c:638 vgic_its_resolve_lpi] vgic_its_resolve_lpi: its->enabled; find_ite; its_is_collection_mapped; collection_to_vcpu; vgic_lpis_enabled
         r: range(NO + 1) = 0
         if (s.its_enabled and s.ite[q] and s.ite_irq[q] != 0 and s.ite_col[q] != NCOL
                 and s.col_target[s.ite_col[q]] != NC and s.lpis_en[s.col_target[s.ite_col[q]]] == 1):
@@ -169,7 +169,7 @@ def vgic_its_trigger_msi(self, s, q: range(NQ), is_int: bool):
     if r == 0:
         return 1
     vgic_its_cache_translation(self, s, q, r - 1)
-    with atomic():  # raw_spin_lock_irqsave(irq_lock); irq->pending_latch = true
+    with atomic():  # [its.c:695] raw_spin_lock_irqsave(irq_lock); irq->pending_latch = true
         spin_lock(s.irq_lock[r - 1])
         check(s.o_alive[r - 1] == 1, "use-after-free")
         s.o_pending[r - 1] = 1
@@ -183,7 +183,7 @@ def vgic_its_cmd_handle_discard(self, s, dev: range(ND), ev: range(NE)):
     """vgic_its_cmd_handle_discard (vgic-its.c): an ITE whose collection is mapped: invalidate the
     cache (its references go first), its_free_ite, clear the guest's ITT entry. The pending state
     is not cleared: an LPI already queued may still be delivered."""
-    with atomic():  # ite = find_ite(); its_is_collection_mapped(ite->collection)
+    with atomic():  # [its.c:804] ite = find_ite(); its_is_collection_mapped(ite->collection)
         ok: bool = s.ite[dev * NE + ev] and s.ite_col[dev * NE + ev] != NCOL and \
             s.col_target[s.ite_col[dev * NE + ev]] != NC
     if not ok:
@@ -198,10 +198,10 @@ def vgic_its_free_device(self, s, dev: range(ND)):
     """vgic_its_free_device (vgic-its.c): its_free_ite for every ITE of the device (whatever its
     collection), invalidate the cache, unlink and free the device."""
     for e in range(NE):
-        if s.ite[dev * NE + e]:  # list_for_each_entry_safe(ite, temp, &device->itt_head, ite_list)
+        if s.ite[dev * NE + e]:  # [its.c:1109] list_for_each_entry_safe(ite, temp, &device->itt_head, ite_list)
             its_free_ite(self, s, dev * NE + e)
     vgic_its_invalidate_cache(self, s)
-    with atomic():  # list_del(&device->dev_list); kfree(device)
+    with atomic():  # [its.c:1114] list_del(&device->dev_list); kfree(device)
         s.dev[dev] = 0
 
 
@@ -209,11 +209,11 @@ def vgic_its_free_device(self, s, dev: range(ND)):
 def vgic_its_cmd_handle_mapd(self, s, dev: range(ND), valid: range(2)):
     """vgic_its_cmd_handle_mapd (vgic-its.c): a mapped device is freed first (a remap starts from
     nothing); valid=1 allocates a new one."""
-    if s.dev[dev]:  # device = find_its_device(its, device_id)
+    if s.dev[dev]:  # [its.c:1176] device = find_its_device(its, device_id)
         vgic_its_free_device(self, s, dev)
     if not valid:
         return 0  # vgic_its_write_entry_lock(its, gpa, 0ULL, dte)
-    with atomic():  # vgic_its_alloc_device: list_add_tail(&device->dev_list, &its->device_list)
+    with atomic():  # [its.c:1193] vgic_its_alloc_device: list_add_tail(&device->dev_list, &its->device_list)
         s.dev[dev] = 1
     return 0
 
@@ -223,8 +223,8 @@ def update_affinity_collection(self, s, col: range(NCOL), vc: range(NC + 1)):
     """update_affinity_collection (vgic-its.c): update_affinity_ite for every ITE of the
     collection."""
     for q in range(NQ):
-        if s.ite[q] and s.ite_col[q] == col and s.ite_irq[q] != 0:  # for_each_lpi_its: ite->collection == coll
-            update_affinity(self, s, s.ite_irq[q] - 1, vc)
+        if s.ite[q] and s.ite_col[q] == col and s.ite_irq[q] != 0:  # [its.c:378] for_each_lpi_its: ite->collection == coll
+            update_affinity(self, s, s.ite_irq[q] - 1, vc)  # [its.c:364 update_affinity_ite]
 
 
 @procedure
@@ -233,14 +233,14 @@ def vgic_its_cmd_handle_mapc(self, s, col: range(NCOL), vc: range(NC), valid: ra
     pointers become NULL) and invalidates the cache; V=1 sets the target and updates the affinity
     of the collection's LPIs (a new collection has none)."""
     if not valid:
-        with atomic():  # vgic_its_free_collection: ite->collection = NULL for its ITEs; list_del; kfree
+        with atomic():  # [its.c:996 vgic_its_free_collection] vgic_its_free_collection: ite->collection = NULL for its ITEs; list_del; kfree
             for q in range(NQ):
                 if s.ite[q] and s.ite_col[q] == col:
                     s.ite_col[q] = NCOL
             s.col_target[col] = NC
         vgic_its_invalidate_cache(self, s)
         return 0
-    with atomic():  # find_collection / vgic_its_alloc_collection; collection->target_addr = vcpu->vcpu_id
+    with atomic():  # [its.c:1236] find_collection / vgic_its_alloc_collection; collection->target_addr = vcpu->vcpu_id
         s.col_target[col] = vc
     update_affinity_collection(self, s, col, vc)
     return 0
@@ -252,14 +252,14 @@ def vgic_its_cmd_handle_mapi(self, s, dev: range(ND), ev: range(NE), V: range(1,
     the command a no-op (UNPREDICTABLE); allocate the ITE in the collection (allocated, unmapped,
     if new), then vgic_add_lpi with the collection's vCPU (NULL if unmapped) and store the
     reference in the ITE. If vgic_add_lpi fails the ITE is freed again."""
-    with atomic():  # find_its_device; find_ite (existing mapping: UNPREDICTABLE, ignored)
+    with atomic():  # [its.c:1044] find_its_device; find_ite (existing mapping: UNPREDICTABLE, ignored)
         nodev: bool = not s.dev[dev]
         exists: bool = s.ite[dev * NE + ev]
     if nodev:
         return 1
     if exists:
         return 0
-    with atomic():  # find_collection / vgic_its_alloc_collection; vgic_its_alloc_ite; collection_to_vcpu
+    with atomic():  # [its.c:1063] find_collection / vgic_its_alloc_collection; vgic_its_alloc_ite; collection_to_vcpu
         s.ite[dev * NE + ev] = 1
         s.ite_irq[dev * NE + ev] = 0
         s.ite_col[dev * NE + ev] = col
@@ -268,7 +268,7 @@ def vgic_its_cmd_handle_mapi(self, s, dev: range(ND), ev: range(NE), V: range(1,
     if n == 0:
         its_free_ite(self, s, dev * NE + ev)
         return 1
-    with atomic():  # ite->irq = irq
+    with atomic():  # [its.c:1093] ite->irq = irq
         s.ite_irq[dev * NE + ev] = n
     return 0
 
@@ -277,7 +277,7 @@ def vgic_its_cmd_handle_mapi(self, s, dev: range(ND), ev: range(NE), V: range(1,
 def vgic_its_cmd_handle_movi(self, s, dev: range(ND), ev: range(NE), col: range(NCOL)):
     """vgic_its_cmd_handle_movi (vgic-its.c): both collections mapped: repoint the ITE,
     invalidate the cache, update_affinity."""
-    with atomic():  # find_ite; both collections mapped; ite->collection = collection; vcpu = collection_to_vcpu
+    with atomic():  # [its.c:838] find_ite; both collections mapped; ite->collection = collection; vcpu = collection_to_vcpu
         mo: range(NO + 1) = 0
         if (s.ite[dev * NE + ev] and s.ite_col[dev * NE + ev] != NCOL and s.col_target[s.ite_col[dev * NE + ev]] != NC
                 and s.col_target[col] != NC):
@@ -295,7 +295,7 @@ def vgic_its_cmd_handle_movi(self, s, dev: range(ND), ev: range(NE), col: range(
 @procedure
 def vgic_its_cmd_handle_clear(self, s, dev: range(ND), ev: range(NE)):
     """vgic_its_cmd_handle_clear (vgic-its.c): ite->irq->pending_latch = false, without irq_lock."""
-    with atomic():  # find_ite; ite->irq->pending_latch = false (no irq_lock)
+    with atomic():  # [its.c:1258] find_ite; ite->irq->pending_latch = false (no irq_lock)
         ok: bool = s.ite[dev * NE + ev] and s.ite_irq[dev * NE + ev] != 0
         if ok:
             check(s.o_alive[s.ite_irq[dev * NE + ev] - 1] == 1, "use-after-free")
@@ -308,7 +308,7 @@ def vgic_its_cmd_handle_clear(self, s, dev: range(ND), ev: range(NE)):
 @procedure
 def vgic_its_cmd_handle_inv(self, s, dev: range(ND), ev: range(NE)):
     """vgic_its_cmd_handle_inv (vgic-its.c): vgic_its_inv_lpi -> update_lpi_config(irq, NULL)."""
-    with atomic():  # ite = find_ite()
+    with atomic():  # [its.c:1288] ite = find_ite()
         io: range(NO + 1) = s.ite_irq[dev * NE + ev] if s.ite[dev * NE + ev] else 0
     if io == 0:
         return 1
@@ -322,7 +322,7 @@ def vgic_its_invall(self, s, vc: range(NC)):
     update_lpi_config filtered on the vCPU, then put."""
     g: range(NO + 1) = 0
     for V in range(1, NV + 1):
-        if s.xa[V - 1] != 0:  # xa_for_each(&dist->lpi_xa, intid, irq)
+        if s.xa[V - 1] != 0:  # [its.c:1310] xa_for_each(&dist->lpi_xa, intid, irq)
             g = vgic_get_lpi(self, s, V)  # irq = vgic_get_irq(kvm, intid)
             if g != 0:
                 update_lpi_config(self, s, g - 1, vc)
@@ -332,7 +332,7 @@ def vgic_its_invall(self, s, vc: range(NC)):
 @procedure
 def vgic_its_cmd_handle_invall(self, s, col: range(NCOL)):
     """vgic_its_cmd_handle_invall (vgic-its.c): a mapped collection: vgic_its_invall on its vCPU."""
-    with atomic():  # collection = find_collection(); its_is_collection_mapped; collection_to_vcpu
+    with atomic():  # [its.c:1340] collection = find_collection(); its_is_collection_mapped; collection_to_vcpu
         ivc: range(NC + 1) = s.col_target[col]
     if ivc == NC:
         return 1

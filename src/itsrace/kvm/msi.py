@@ -31,7 +31,7 @@ def vgic_its_inject_cached_translation(self, s, q: range(NQ)):
     c: range(NO + 1) = vgic_its_check_cache(self, s, q)
     if c == 0:
         return 0  # -EWOULDBLOCK
-    with atomic():  # raw_spin_lock_irqsave(&irq->irq_lock); irq->pending_latch = true
+    with atomic():  # [its.c:713] raw_spin_lock_irqsave(&irq->irq_lock); irq->pending_latch = true
         spin_lock(s.irq_lock[c - 1])
         check(s.o_alive[c - 1] == 1, "use-after-free")
         s.o_pending[c - 1] = 1
@@ -47,9 +47,9 @@ def vgic_its_inject_msi(self, s, q: range(NQ)):
     hit: range(2) = vgic_its_inject_cached_translation(self, s, q)
     if hit:
         return
-    spin_lock(s.its_lock)
+    spin_lock(s.its_lock)  # [its.c:739]
     vgic_its_trigger_msi(self, s, q, False)
-    spin_unlock(s.its_lock)
+    spin_unlock(s.its_lock)  # [its.c:741]
 
 
 @process(lambda K: dict(instances=range(K["NQ"]), name="msi{}"))

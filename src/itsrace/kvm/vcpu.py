@@ -166,24 +166,24 @@ def dispatch_mmio_write(self, s, b: range(NBATCH)):
 def vgic_mmio_write_its_cwriter(self, s, b: range(NBATCH)):
     """vgic_mmio_write_its_cwriter (vgic-its.c): under cmd_lock, move CWRITER past the batch and
     vgic_its_process_commands."""
-    spin_lock(s.cmd_lock)
+    spin_lock(s.cmd_lock)  # [its.c:1571]
     if GITS_CTLR in OPS_USED:  # only a scenario that can disable the ITS can leave commands queued
         with atomic():  # its->cwriter = reg
             s.cmd_pend = b + 1
     vgic_its_process_commands(self, s, b)
-    spin_unlock(s.cmd_lock)
+    spin_unlock(s.cmd_lock)  # [its.c:1583]
 
 
 @procedure
 def vgic_its_process_commands(self, s, b: range(NBATCH)):
     """vgic_its_process_commands (vgic-its.c), cmd_lock held: if the ITS is enabled, handle each
     queued command and advance CREADR (also when it failed)."""
-    if s.its_enabled:  # vgic_its_process_commands: commands are only processed when the ITS is enabled
+    if s.its_enabled:  # [its.c:1532 vgic_its_process_commands] vgic_its_process_commands: commands are only processed when the ITS is enabled
         j: range(MAX_BATCH + 1) = 0
         while j < BATCH_LEN[b]:
             cmd: range(NCMD) = BATCH[b][j]
             vgic_its_handle_command(self, s, cmd)
-            with atomic():  # its->creadr += ITS_CMD_SIZE: the command is consumed
+            with atomic():  # [its.c:1550 vgic_its_process_commands] its->creadr += ITS_CMD_SIZE: the command is consumed
                 # ghost: what the guest may now expect, from its own view of the commands it issued
                 if CMD_OP[cmd] == MAPD:
                     if CMD_B[cmd] == 1:
@@ -230,7 +230,7 @@ def vgic_its_handle_command(self, s, cmd: range(NCMD)):
     """vgic_its_handle_command (vgic-its.c): under its_lock, dispatch on the command. SYNC does
     nothing (KVM is always in sync)."""
     ret: range(2) = 0
-    spin_lock(s.its_lock)
+    spin_lock(s.its_lock)  # [its.c:1413]
     if MAPD in OPS_USED:
         if CMD_OP[cmd] == MAPD:
             ret = vgic_its_cmd_handle_mapd(self, s, CMD_A[cmd], CMD_B[cmd])
@@ -261,7 +261,7 @@ def vgic_its_handle_command(self, s, cmd: range(NCMD)):
     if MOVALL in OPS_USED:
         if CMD_OP[cmd] == MOVALL:
             ret = vgic_its_cmd_handle_movall(self, s, CMD_A[cmd], CMD_B[cmd])
-    spin_unlock(s.its_lock)
+    spin_unlock(s.its_lock)  # [its.c:1453]
     return ret
 
 

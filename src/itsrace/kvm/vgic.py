@@ -73,7 +73,7 @@ def vgic_queue_irq_unlock(self, s, o: range(NO)):
     vCPU's ap_list_lock, retake irq_lock, re-check both, and link it with a new reference;
     if anything changed meanwhile, drop both and retry. Kicks the target either way."""
     while True:
-        with atomic():  # vcpu = vgic_target_oracle(irq); irq->vcpu || !vcpu: unlock irq_lock, kick vcpu
+        with atomic():  # [vgic.c:427] vcpu = vgic_target_oracle(irq); irq->vcpu || !vcpu: unlock irq_lock, kick vcpu
             check(s.o_alive[o] == 1, "use-after-free")
             vq: range(NC + 1) = vgic_target_oracle(s.o_active[o], s.o_vcpu[o], s.o_target[o], s.o_enabled[o],
                                                    s.o_pending[o])
@@ -84,10 +84,10 @@ def vgic_queue_irq_unlock(self, s, o: range(NO)):
                     s.kick[vq] = 1
         if done:
             return
-        spin_unlock(s.irq_lock[o])
+        spin_unlock(s.irq_lock[o])  # [vgic.c:461]
         ap_list_lock(self, s, vq)
-        spin_lock(s.irq_lock[o])
-        with atomic():  # re-check irq->vcpu and the oracle; vgic_get_irq_ref; list_add_tail; irq->vcpu = vcpu
+        spin_lock(s.irq_lock[o])  # [vgic.c:466]
+        with atomic():  # [vgic.c:480] re-check irq->vcpu and the oracle; vgic_get_irq_ref; list_add_tail; irq->vcpu = vcpu
             check(s.o_alive[o] == 1, "use-after-free")
             changed: bool = s.o_vcpu[o] != 0 or vq != vgic_target_oracle(
                 s.o_active[o], s.o_vcpu[o], s.o_target[o], s.o_enabled[o], s.o_pending[o])
@@ -96,12 +96,12 @@ def vgic_queue_irq_unlock(self, s, o: range(NO)):
                 check(ap_held(s.ap_list_lock0, s.ap_list_lock1, vq), "list-lock")
                 s.o_ref[o] = s.o_ref[o] + 1
                 s.o_vcpu[o] = vq + 1
-        spin_unlock(s.irq_lock[o])
+        spin_unlock(s.irq_lock[o])  # [vgic.c:503]
         if changed:
             ap_list_unlock(self, s, vq)
-            spin_lock(s.irq_lock[o])
+            spin_lock(s.irq_lock[o])  # [vgic.c:485]
         else:
-            with atomic():  # raw_spin_unlock_irqrestore(ap_list_lock); kvm_make_request; kvm_vcpu_kick
+            with atomic():  # [vgic.c:504] raw_spin_unlock_irqrestore(ap_list_lock); kvm_make_request; kvm_vcpu_kick
                 if vq == 0:
                     spin_unlock(s.ap_list_lock0)
                 else:
@@ -125,11 +125,11 @@ def vgic_prune_ap_list(self, s, v: range(NC)):
         ap_list_lock(self, s, v)  # retry: raw_spin_lock(&vgic_cpu->ap_list_lock)
         for o in range(NO):
             if not again:
-                with atomic():  # list_for_each_entry_safe(irq, tmp, &vgic_cpu->ap_list_head, ap_list)
+                with atomic():  # [vgic.c:761] list_for_each_entry_safe(irq, tmp, &vgic_cpu->ap_list_head, ap_list)
                     on: bool = s.o_vcpu[o] == v + 1
                 if on:
-                    spin_lock(s.irq_lock[o])
-                    with atomic():  # BUG_ON(vcpu != irq->vcpu); target_vcpu = vgic_target_oracle(irq)
+                    spin_lock(s.irq_lock[o])  # [vgic.c:765]
+                    with atomic():  # [vgic.c:767] BUG_ON(vcpu != irq->vcpu); target_vcpu = vgic_target_oracle(irq)
                         check(s.o_alive[o] == 1, "use-after-free")
                         check(s.o_vcpu[o] == v + 1, "xen-bug")
                         tv: range(NC + 1) = vgic_target_oracle(s.o_active[o], s.o_vcpu[o], s.o_target[o],
@@ -149,21 +149,21 @@ def vgic_prune_ap_list(self, s, v: range(NC)):
                         deleted = deleted or z
                     elif tv != v:
                         ap_list_unlock(self, s, v)
-                        spin_lock(s.ap_list_lock0)  # vcpuA: the lower vcpu_id
-                        spin_lock(s.ap_list_lock1)  # vcpuB: raw_spin_lock_nested
-                        spin_lock(s.irq_lock[o])
-                        with atomic():  # irq->vcpu == vcpu && target_vcpu == oracle: list_del; irq->vcpu = target; list_add_tail
+                        spin_lock(s.ap_list_lock0)  # [vgic.c:818] vcpuA: the lower vcpu_id
+                        spin_lock(s.ap_list_lock1)  # [vgic.c:819] vcpuB: raw_spin_lock_nested
+                        spin_lock(s.irq_lock[o])  # [vgic.c:821]
+                        with atomic():  # [vgic.c:833] irq->vcpu == vcpu && target_vcpu == oracle: list_del; irq->vcpu = target; list_add_tail
                             check(s.o_alive[o] == 1, "use-after-free")
                             mv: bool = s.o_vcpu[o] == v + 1 and tv == vgic_target_oracle(
                                 s.o_active[o], s.o_vcpu[o], s.o_target[o], s.o_enabled[o], s.o_pending[o])
                             if mv:
                                 s.o_vcpu[o] = tv + 1
                             spin_unlock(s.irq_lock[o])
-                        spin_unlock(s.ap_list_lock1)
-                        spin_unlock(s.ap_list_lock0)
+                        spin_unlock(s.ap_list_lock1)  # [vgic.c:843]
+                        spin_unlock(s.ap_list_lock0)  # [vgic.c:844]
                         z = vgic_put_irq_norelease(self, s, o)
                         deleted = deleted or z
-                        with atomic():  # target_vcpu_needs_kick: kvm_make_request; kvm_vcpu_kick
+                        with atomic():  # [vgic.c:848] target_vcpu_needs_kick: kvm_make_request; kvm_vcpu_kick
                             if mv:
                                 s.kick[tv] = 1
                         again = True  # goto retry
@@ -207,10 +207,10 @@ def vgic_v3_fold_lr_state(self, s, v: range(NC)):
     Then no LR is in use (used_lrs = 0)."""
     f: range(NO + 1) = 0
     for k in range(NL):
-        if s.lr_intid[v][k] != 0:  # val = cpuif->vgic_lr[lr]; intid = val & ICH_LR_VIRTUAL_ID_MASK
-            f = vgic_get_lpi(self, s, s.lr_intid[v][k])  # vgic_get_vcpu_irq
+        if s.lr_intid[v][k] != 0:  # [v3.c:58] val = cpuif->vgic_lr[lr]; intid = val & ICH_LR_VIRTUAL_ID_MASK
+            f = vgic_get_lpi(self, s, s.lr_intid[v][k])  # [v3.c:69] vgic_get_vcpu_irq
             if f != 0:
-                with atomic():  # raw_spin_lock(irq_lock); irq->active = LR active; LR pending -> pending_latch; unlock
+                with atomic():  # [v3.c:73] raw_spin_lock(irq_lock); irq->active = LR active; LR pending -> pending_latch; unlock
                     spin_lock(s.irq_lock[f - 1])
                     check(s.o_alive[f - 1] == 1, "use-after-free")
                     check(s.lr_own[v][k] == f, "lr-wrong-pending-irq")
@@ -219,7 +219,7 @@ def vgic_v3_fold_lr_state(self, s, v: range(NC)):
                         s.o_pending[f - 1] = 1
                     spin_unlock(s.irq_lock[f - 1])
                 vgic_put_irq(self, s, f - 1)
-    with atomic():  # cpuif->used_lrs = 0
+    with atomic():  # [v3.c:104] cpuif->used_lrs = 0
         for k2 in range(NL):
             s.lr_intid[v][k2] = 0
             s.lr_state[v][k2] = 0
@@ -235,10 +235,10 @@ def vgic_flush_lr_state(self, s, v: range(NC)):
     count: range(NL + 1) = 0
     for o in range(NO):
         if count < NL:
-            with atomic():  # list_for_each_entry(irq, &vgic_cpu->ap_list_head, ap_list)
+            with atomic():  # [vgic.c:1020] list_for_each_entry(irq, &vgic_cpu->ap_list_head, ap_list)
                 on: bool = s.o_vcpu[o] == v + 1
             if on:
-                with atomic():  # scoped_guard(irq_lock): oracle == vcpu: vgic_populate_lr(vcpu, irq, count++)
+                with atomic():  # [vgic.c:1021] scoped_guard(irq_lock): oracle == vcpu: vgic_populate_lr(vcpu, irq, count++)
                     spin_lock(s.irq_lock[o])
                     check(s.o_alive[o] == 1, "use-after-free")
                     if vgic_target_oracle(s.o_active[o], s.o_vcpu[o], s.o_target[o], s.o_enabled[o],

@@ -3,7 +3,9 @@
 * ``check.schema.json``: one object of ``itsrace check --scenario S --json`` (and each row of
   ``itsrace check --json`` without ``--scenario``, which leaves out ``violations``);
 * ``matrix.schema.json``: the list ``itsrace matrix --json`` prints;
-* ``trace.schema.json``: a trace file (``--trace-out``; ``itsrace replay`` reads it).
+* ``trace.schema.json``: a trace file (``--trace-out``; ``itsrace replay`` reads it);
+* ``bench.schema.json``: the object ``itsrace bench MODEL --json`` prints (and ``--out FILE``
+  writes).
 
 Each output object carries ``schema_version`` (traces also their ``format``); a change that
 breaks a reader bumps it. ``tests/cli/test_schemas.py`` validates real output against these.
@@ -15,7 +17,7 @@ import json
 from importlib import resources
 from typing import Any
 
-NAMES = ("check", "matrix", "trace")
+NAMES = ("check", "matrix", "trace", "bench")
 
 
 def load(name: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any
 
 from itsrace.engine.explore.trace import Trace, TraceStep
 from itsrace.hyp.properties import PROPERTIES
-from itsrace.hyp.story import GUEST, Story, StoryStep
+from itsrace.hyp.story import GUEST, Story, StoryStep, mark_undelivered
 from itsrace.xen.srcmap import TREE, locate, split_annotation
 
 LR_STATES = ("invalid", "pending", "active", "pending+active")
@@ -284,8 +284,13 @@ def lane_of(step: TraceStep, dec: Decoder) -> tuple[str, str]:
     return dec.cpu_of(proc), proc
 
 
+def _text_of(comment: str) -> str:
+    """A step comment without its ``[file.c:LINE]`` / ``[patch]`` annotation."""
+    return split_annotation(comment)[1]
+
+
 def is_internal(step: TraceStep, comment: str, rest: str, dec: Decoder) -> bool:
-    """A model-internal control step: no C comment, not a lock operation, and it changes no
+    """A model-internal control step: no C comment (an annotation alone does not count), not a lock operation, and it changes no
     state a C reader sees (only program counters, interrupt bookkeeping and locals)."""
     if comment or step.note or step.process is None:
         return False
@@ -321,7 +326,7 @@ def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
     comment = _comment(step) if step.process is not None else ""
     _ann, text = split_annotation(comment)
     base_func = re.sub(r"\(.*$", "", func).strip()
-    loc = locate(base_func, comment)
+    loc = locate(base_func, comment, step.where)
     if step.process is None:
         text = step.label
     elif not text:
@@ -330,13 +335,14 @@ def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
     if params and step.process is not None and "=" in params.group(1):
         text += f" [{params.group(1)}]"
     changes: list[str] = []
-    pointer_shown = False
+    # one pointer local per step: the one this step's own function sets (a pointer handed to a
+    # callee as its parameter is shown where the callee uses it), and only when it is set
+    own = [k for k, (_o, new) in step.changes.items()
+           if new != 0 and dec.local_pointer(k) and re.search(rf"_{re.escape(base_func)}_[A-Za-z]\w*(\[|$)", k)]
     freed = any(k.startswith("p_alive[") and new == 0 for k, (_old, new) in step.changes.items())
     for k, (_old, new) in step.changes.items():
-        if dec.local_pointer(k):  # one pointer local per step, and only when it is set
-            if new == 0 or pointer_shown:
-                continue
-            pointer_shown = True
+        if dec.local_pointer(k) and k not in own[:1]:
+            continue
         if freed and k.startswith("p_gen["):
             continue
         decoded = dec.decode(k, new)
@@ -348,7 +354,7 @@ def explain_step(n: int, step: TraceStep, dec: Decoder) -> StoryStep:
         function=loc.function if loc else base_func,
         c_where=str(loc) if loc else "", url=loc.url if loc else "",
         model_where=_rel(step.where), text=text, changes=changes,
-        internal=is_internal(step, comment, rest, dec), failing=bool(step.note),
+        internal=is_internal(step, _text_of(comment), rest, dec), failing=bool(step.note),
         note=step.note,
     )
 
@@ -447,6 +453,7 @@ def _expected_without_pointer(trace: Trace, story: Story, dec: Decoder) -> None:
         story.expected = f"=> {trace.kind} '{trace.property}' fails in the state after step {last.n}" + (
             f"; {expected}" if expected else "")
     story.involved = [last.lane]
+    mark_undelivered(trace, story, lambda q: dec.pirq(q).replace(".pend_irqs", " event"))
     if trace.kind == "deadlock" or trace.property.startswith("lock-"):
         _lock_states(trace, story, dec)
     if trace.kind == "deadlock":

@@ -109,7 +109,7 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         s.tree[vl - 1] = 0
     if p == 0:
-        spin_unlock_irqrestore(s.vgic_lock[vc])
+        spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:616]
         return 1
     gic_remove_irq_from_queues(self, s, vc, p)
     vgic_init_pending_irq_invalid(self, s, p)
@@ -150,7 +150,7 @@ def vgic_init_pending_irq_invalid(self, s, r: range(NPTR)):
 def gicv3_remove_guest_event(self, s, dev: range(ND), ev: range(NE)):
     """gicv3_remove_guest_event (gic-v3-its.c:865): under its_devices_lock, host entry :=
     {INVALID_LPI, d} with one 64-bit write (gicv3_lpi_update_host_entry)."""
-    with atomic():  # host entry := {INVALID_LPI, d}
+    with atomic():  # [gic-v3-its.c:877] host entry := {INVALID_LPI, d}
         spin_lock(s.devs_lock)
         if s.host_dev[dev]:
             s.host_lpi[dev * NE + ev] = 0
@@ -161,7 +161,7 @@ def gicv3_remove_guest_event(self, s, dev: range(ND), ev: range(NE)):
 def its_unmap_device(self, s, cpu: range(NPC), dev: range(ND)):
     """its_unmap_device (vgic-v3-its.c:632): under its_lock, its_discard_event for every event
     of the device's ITT (errors ignored: an event whose ITTE cannot be read stays mapped)."""
-    with atomic():  # its_lock; its_get_itt
+    with atomic():  # [vgic-v3-its.c:637] its_lock; its_get_itt
         spin_lock(s.its_lock)
         itt: bool = s.dte[dev]
     if itt:
@@ -169,7 +169,7 @@ def its_unmap_device(self, s, cpu: range(NPC), dev: range(ND)):
         while ev < NE:
             its_discard_event(self, s, cpu, dev, ev)
             ev = ev + 1
-    spin_unlock(s.its_lock)
+    spin_unlock(s.its_lock)  # [vgic-v3-its.c:655]
 
 
 @procedure
@@ -177,12 +177,12 @@ def remove_mapped_guest_device(self, s, dev: range(ND)):
     """remove_mapped_guest_device (gic-v3-its.c:537), only vcmd_lock held: host MAPD V=0, free
     the host LPI blocks, wait for the host command queue, then xfree the ITT, pend_irqs and the
     device. Nothing waits for a gicv3_do_LPI that is already past its lookup."""
-    with atomic():  # its_send_cmd_mapd(valid = false): the host ITS stops translating
+    with atomic():  # [gic-v3-its.c:544] its_send_cmd_mapd(valid = false): the host ITS stops translating
         s.hits_dev[dev] = 0
-    with atomic():  # gicv3_free_host_lpi_block: entries := {0, DOMID_INVALID}
+    with atomic():  # [gic-v3-its.c:547] gicv3_free_host_lpi_block: entries := {0, DOMID_INVALID}
         for e in range(NE):
             s.host_lpi[dev * NE + e] = -1
-    with atomic():  # gicv3_its_wait_commands; xfree(pend_irqs)
+    with atomic():  # [gic-v3-its.c:559] gicv3_its_wait_commands; xfree(pend_irqs)
         for e in range(NE):
             check(s.p_alive[dev * NE + e] == 1, "double-free")
             check(unreferenced(s.tree, s.p_infl, s.p_lrq, dev * NE + e), "free-while-referenced")
@@ -195,7 +195,7 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
     """its_handle_mapd (vgic-v3-its.c:658) with gicv3_its_map_guest_device (gic-v3-its.c:637)
     for Dom0 (guest DeviceID = host DeviceID)."""
     if valid:
-        with atomic():  # its_devices_lock; -EBUSY if mapped; xzalloc pend_irqs; host MAPD; rb_insert
+        with atomic():  # [gic-v3-its.c:670 gicv3_its_map_guest_device] its_devices_lock; -EBUSY if mapped; xzalloc pend_irqs; host MAPD; rb_insert
             spin_lock(s.devs_lock)
             busy: bool = s.host_dev[dev]
             if not busy:
@@ -218,24 +218,24 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
             spin_unlock(s.devs_lock)
         if busy:
             return 1
-        with atomic():  # gicv3_allocate_host_lpi_block ({INVALID_LPI, d}); host MAPTI + INV; SYNC
+        with atomic():  # [gic-v3-its.c:760 gicv3_its_map_guest_device] gicv3_allocate_host_lpi_block ({INVALID_LPI, d}); host MAPTI + INV; SYNC
             for e in range(NE):
                 s.host_lpi[dev * NE + e] = 0
             s.hits_dev[dev] = 1
-        with atomic():  # its_set_itt_address under its_lock
+        with atomic():  # [vgic-v3-its.c:697] its_set_itt_address under its_lock
             spin_lock(s.its_lock)
             s.dte[dev] = 1
             spin_unlock(s.its_lock)
         return 0
     its_unmap_device(self, s, cpu, dev)
-    with atomic():  # gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
+    with atomic():  # [gic-v3-its.c:683 gicv3_its_map_guest_device] gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
         spin_lock(s.devs_lock)
         found: bool = s.host_dev[dev]
         s.host_dev[dev] = 0
         spin_unlock(s.devs_lock)
     if found:
         remove_mapped_guest_device(self, s, dev)
-    with atomic():  # its_set_itt_address(INVALID_PADDR) under its_lock
+    with atomic():  # [vgic-v3-its.c:702] its_set_itt_address(INVALID_PADDR) under its_lock
         spin_lock(s.its_lock)
         s.dte[dev] = 0
         spin_unlock(s.its_lock)
@@ -245,13 +245,13 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
 @procedure
 def its_handle_discard(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     """its_handle_discard (vgic-v3-its.c:871): its_discard_event, then the ITTE := unmapped."""
-    spin_lock(s.its_lock)
+    spin_lock(s.its_lock)  # [vgic-v3-its.c:877]
     ret: range(2) = its_discard_event(self, s, cpu, dev, ev)
     if ret == 0:
-        with atomic():  # write_itte(UNMAPPED_COLLECTION, INVALID_LPI)
+        with atomic():  # [vgic-v3-its.c:885] write_itte(UNMAPPED_COLLECTION, INVALID_LPI)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL
-    spin_unlock(s.its_lock)
+    spin_unlock(s.its_lock)  # [vgic-v3-its.c:889]
     return ret
 
 
@@ -260,7 +260,7 @@ def its_handle_discard(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
 def its_handle_mapc(self, s, cpu: range(NPC), col: range(NCOL), vc: range(NC), valid: range(2)):
     """its_handle_mapc (vgic-v3-its.c:321): write the collection table. LPIs of the collection
     keep their lpi_vcpu_id."""
-    with atomic():  # its_lock; collection table := rdbase (or unmapped)
+    with atomic():  # [vgic-v3-its.c:332] its_lock; collection table := rdbase (or unmapped)
         spin_lock(s.its_lock)
         s.col_vcpu[col] = vc if valid else NC
         spin_unlock(s.its_lock)
@@ -291,7 +291,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
             pi = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
         spin_unlock(s.devs_lock)
     if pi == 0:
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL
@@ -317,17 +317,17 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
-        write_lock(s.tree_lock)
+        write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
         s.tree_wq = 0
     with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:
             s.tree[V - 1] = SLOT(pi) + 1
-    write_unlock(s.tree_lock)
+    write_unlock(s.tree_lock)  # [vgic-v3-its.c:786]
     if not ok:
         with atomic():  # [vgic-v3-its.c:797] undo: gicv3_remove_guest_event, then the ITTE
             s.host_lpi[dev * NE + ev] = 0
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL
@@ -340,7 +340,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
 def its_handle_movi(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), col: range(NCOL)):
     """its_handle_movi (vgic-v3-its.c:808): under the *old* (ITTE) vCPU's vgic lock set
     lpi_vcpu_id to the new collection's vCPU; pending state is not moved."""
-    with atomic():  # its_lock; read_itte; get_vcpu_from_collection; get_event_pending_irq
+    with atomic():  # [vgic-v3-its.c:819] its_lock; read_itte; get_vcpu_from_collection; get_event_pending_irq
         spin_lock(s.its_lock)
         ovc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         nvc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
@@ -348,14 +348,14 @@ def its_handle_movi(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), col
         if s.host_dev[dev] and ovc < NC and nvc < NC and s.itte_lpi[dev * NE + ev] != 0:
             mp = event_pending_irq(s.tree, s.p_gen, s.itte_lpi, dev * NE + ev)
     if mp == 0:
-        spin_unlock(s.its_lock)
+        spin_unlock(s.its_lock)  # [vgic-v3-its.c:866]
         return 1
-    spin_lock_irqsave(s.vgic_lock[ovc])
-    with atomic():  # p->lpi_vcpu_id = new vCPU (under the OLD vCPU's lock)
+    spin_lock_irqsave(s.vgic_lock[ovc])  # [vgic-v3-its.c:842]
+    with atomic():  # [vgic-v3-its.c:845] p->lpi_vcpu_id = new vCPU (under the OLD vCPU's lock)
         check(s.p_alive[SLOT(mp)] == 1, "use-after-free")
         s.p_vcpu[SLOT(mp)] = nvc
-    spin_unlock_irqrestore(s.vgic_lock[ovc])
-    with atomic():  # write_itte(new collection)
+    spin_unlock_irqrestore(s.vgic_lock[ovc])  # [vgic-v3-its.c:847]
+    with atomic():  # [vgic-v3-its.c:860] write_itte(new collection)
         s.itte_col[dev * NE + ev] = col
         spin_unlock(s.its_lock)
     return 0
@@ -366,7 +366,7 @@ def its_handle_movi(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), col
 def its_handle_int(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     """its_handle_int (vgic-v3-its.c:299): read the ITTE, then vgic_vcpu_inject_lpi (the target
     is p->lpi_vcpu_id, not the ITTE's collection)."""
-    with atomic():  # its_lock; read_itte
+    with atomic():  # [vgic-v3-its.c:307] its_lock; read_itte
         spin_lock(s.its_lock)
         ivc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         ivl: range(NV + 1) = s.itte_lpi[dev * NE + ev]
@@ -385,23 +385,23 @@ def its_handle_int(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
 def its_handle_clear(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     """its_handle_clear (vgic-v3-its.c:346): no INVALID_LPI check; under the ITTE vCPU's lock,
     unqueue the pending_irq unless it is already in an LR."""
-    with atomic():  # its_lock; read_itte (no INVALID_LPI check); get_event_pending_irq
+    with atomic():  # [vgic-v3-its.c:356] its_lock; read_itte (no INVALID_LPI check); get_event_pending_irq
         spin_lock(s.its_lock)
         cvc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         cp: range(NPTR) = 0
         if s.host_dev[dev] and cvc < NC:
             cp = event_pending_irq(s.tree, s.p_gen, s.itte_lpi, dev * NE + ev)
     if cp == 0:
-        spin_unlock(s.its_lock)
+        spin_unlock(s.its_lock)  # [vgic-v3-its.c:390]
         return 1
-    spin_lock_irqsave(s.vgic_lock[cvc])
-    with atomic():  # test_bit(VISIBLE)
+    spin_lock_irqsave(s.vgic_lock[cvc])  # [vgic-v3-its.c:373]
+    with atomic():  # [vgic-v3-its.c:383] test_bit(VISIBLE)
         check(s.p_alive[SLOT(cp)] == 1, "use-after-free")
         vis: bool = s.p_visible[SLOT(cp)]
     if not vis:
         gic_remove_irq_from_queues(self, s, cvc, cp)
-    spin_unlock_irqrestore(s.vgic_lock[cvc])
-    spin_unlock(s.its_lock)
+    spin_unlock_irqrestore(s.vgic_lock[cvc])  # [vgic-v3-its.c:386]
+    spin_unlock(s.its_lock)  # [vgic-v3-its.c:390]
     return 0
 
 
@@ -409,7 +409,7 @@ def its_handle_clear(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
 def update_lpi_property(self, s, r: range(NPTR)):
     """update_lpi_property (vgic-v3-its.c:400): cache the property table's priority and enable
     bit in the pending_irq."""
-    with atomic():  # read the property byte: lpi_priority, ENABLED
+    with atomic():  # [vgic-v3-its.c:418] read the property byte: lpi_priority, ENABLED
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         if s.p_irq[SLOT(r)] != 0:
             s.p_lpiprio[SLOT(r)] = s.prop_prio[s.p_irq[SLOT(r)] - 1]
@@ -421,7 +421,7 @@ def update_lpi_property(self, s, r: range(NPTR)):
 def update_lpi_vgic_status(self, s, cpu: range(NPC), v: range(NC), r: range(NPTR)):
     """update_lpi_vgic_status (vgic-v3-its.c:441): enabled and inflight but not in an LR: raise
     it; disabled: take it off lr_pending (it stays inflight, an LR copy stays)."""
-    with atomic():  # test_bit(ENABLED); inflight and not VISIBLE?
+    with atomic():  # [vgic-v3-its.c:445] test_bit(ENABLED); inflight and not VISIBLE?
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         en: bool = s.p_enabled[SLOT(r)]
         waiting: bool = s.p_infl[SLOT(r)] != 0 and not s.p_visible[SLOT(r)]
@@ -437,20 +437,20 @@ def update_lpi_vgic_status(self, s, cpu: range(NPC), v: range(NC), r: range(NPTR
 def its_handle_inv(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     """its_handle_inv (vgic-v3-its.c:455): re-read the event's property under the ITTE vCPU's
     vgic lock and update the vGIC state."""
-    with atomic():  # its_lock; read_itte; get_event_pending_irq
+    with atomic():  # [vgic-v3-its.c:475] its_lock; read_itte; get_event_pending_irq
         spin_lock(s.its_lock)
         nvc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         np: range(NPTR) = 0
         if s.host_dev[dev] and nvc < NC and s.itte_lpi[dev * NE + ev] != 0:
             np = event_pending_irq(s.tree, s.p_gen, s.itte_lpi, dev * NE + ev)
     if np == 0:
-        spin_unlock(s.its_lock)
+        spin_unlock(s.its_lock)  # [vgic-v3-its.c:504]
         return 1
-    spin_lock_irqsave(s.vgic_lock[nvc])
+    spin_lock_irqsave(s.vgic_lock[nvc])  # [vgic-v3-its.c:489]
     update_lpi_property(self, s, np)
     update_lpi_vgic_status(self, s, cpu, nvc, np)
-    spin_unlock_irqrestore(s.vgic_lock[nvc])
-    spin_unlock(s.its_lock)
+    spin_unlock_irqrestore(s.vgic_lock[nvc])  # [vgic-v3-its.c:501]
+    spin_unlock(s.its_lock)  # [vgic-v3-its.c:504]
     return 0
 
 
@@ -459,18 +459,18 @@ def its_handle_invall(self, s, cpu: range(NPC), col: range(NCOL)):
     """its_handle_invall (vgic-v3-its.c:514): for every LPI in the radix tree targeting the
     collection's vCPU, under that vCPU's vgic lock and the tree read lock: INV. There is no
     check that the collection is mapped (a NULL vCPU is dereferenced)."""
-    with atomic():  # its_lock; vcpu = get_vcpu_from_collection (no NULL check)
+    with atomic():  # [vgic-v3-its.c:542] its_lock; vcpu = get_vcpu_from_collection (no NULL check)
         spin_lock(s.its_lock)
         avc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
         spin_unlock(s.its_lock)
         check(avc < NC, "null-deref")
     if avc >= NC:
         return 1
-    spin_lock_irqsave(s.vgic_lock[avc])
-    read_lock(s.tree_lock)
+    spin_lock_irqsave(s.vgic_lock[avc])  # [vgic-v3-its.c:546]
+    read_lock(s.tree_lock)  # [vgic-v3-its.c:547]
     w: range(NV + 2) = 1
     while w <= NV:
-        with atomic():  # radix_tree_gang_lookup; skip entries of other vCPUs
+        with atomic():  # [vgic-v3-its.c:553] radix_tree_gang_lookup; skip entries of other vCPUs
             ap: range(NPTR) = tree_ptr(s.tree, s.p_gen, w)
             mine: bool = False
             if ap != 0:
@@ -480,8 +480,8 @@ def its_handle_invall(self, s, cpu: range(NPC), col: range(NCOL)):
             update_lpi_property(self, s, ap)
             update_lpi_vgic_status(self, s, cpu, avc, ap)
         w = w + 1
-    read_unlock(s.tree_lock)
-    spin_unlock_irqrestore(s.vgic_lock[avc])
+    read_unlock(s.tree_lock)  # [vgic-v3-its.c:579]
+    spin_unlock_irqrestore(s.vgic_lock[avc])  # [vgic-v3-its.c:580]
     return 0
 
 

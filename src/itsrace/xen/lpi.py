@@ -61,7 +61,7 @@ def gicv3_do_LPI(self, s, P: range(NQ)):
             gic_inject(self, s, 0, C0)
             if NEST > 1:
                 with atomic():  # eret: back to the guest, interrupts unmasked
-                    s.in_guest[C0] = 1
+                    s.in_guest[C0] = 1  # [entry.S:321 return_from_trap]
                     local_irq_enable()
             else:
                 s.in_guest[C0] = 1

@@ -88,7 +88,7 @@ def find_victim(infl: tuple[int, ...], prio: tuple[int, ...], visible: tuple[int
 @procedure
 def gic_find_unused_lr(self, s, v: range(NC), r: range(NPTR), start: range(NL + 1)):
     """gic_find_unused_lr (gic.c:456), vgic lock held, v == current."""
-    with atomic():  # scan lr_mask / read_lr for a free (or stale) LR
+    with atomic():  # [gic.c:466] scan lr_mask / read_lr for a free (or stale) LR
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         lr: range(NL + 1) = find_unused_lr(s.p_pristine[SLOT(r)], s.p_irq[SLOT(r)], s.lr_mask[v], s.lr_virq[v], start)
     return lr
@@ -98,7 +98,7 @@ def gic_find_unused_lr(self, s, v: range(NC), r: range(NPTR), start: range(NL + 
 def gic_set_lr(self, s, v: range(NC), i: range(NL + 1), r: range(NPTR), state: range(4)):
     """set_bit(i, lr_mask); gic_set_lr (gic.c:373): clear PRISTINE, write the whole LR
     {p->irq, p->priority, state}, set VISIBLE, clear QUEUED, p->lr = i."""
-    with atomic():  # write the LR: {p->irq, p->priority, state}; VISIBLE; clear QUEUED, PRISTINE
+    with atomic():  # [gic.c:378] write the LR: {p->irq, p->priority, state}; VISIBLE; clear QUEUED, PRISTINE
         check(i < NL, "xen-bug")  # BUG_ON(lr >= nr_lrs) in gicv3_update_lr
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         s.p_pristine[SLOT(r)] = 0
@@ -116,7 +116,7 @@ def gic_set_lr(self, s, v: range(NC), i: range(NL + 1), r: range(NPTR), state: r
 def gic_raise_guest_irq(self, s, cpu: range(NPC), v: range(NC), V: range(NV + 1)):
     """gic_raise_guest_irq (gic.c:483), vgic lock held: straight into a free LR if v is current
     and nothing is queued before it, else onto lr_pending (placed at the next entry)."""
-    with atomic():  # p = irq_to_pending(v, V); list_empty(&v->arch.vgic.lr_pending)
+    with atomic():  # [gic.c:488] p = irq_to_pending(v, V); list_empty(&v->arch.vgic.lr_pending)
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         idle: bool = lr_pending_empty(s.p_lrq, v)
@@ -141,7 +141,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
         virq: range(NV + 1) = s.lr_virq[v][i]
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, s.lr_virq[v][i])
     if p == 0:  # the vLPI is unmapped: clear the stale LR
-        with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
+        with atomic():  # [gic.c:533] clear_lr(i); clear_bit(i, lr_mask)
             s.lr_virq[v][i] = 0
             s.lr_state[v][i] = 0
             s.lr_mask[v][i] = 0
@@ -152,7 +152,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
         was: bool = s.p_pristine[SLOT(p)]
         s.p_pristine[SLOT(p)] = 0
     if was:
-        with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
+        with atomic():  # [gic.c:533] clear_lr(i); clear_bit(i, lr_mask)
             s.lr_virq[v][i] = 0
             s.lr_state[v][i] = 0
             s.lr_mask[v][i] = 0
@@ -186,7 +186,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
         if again:  # it fired again meanwhile: raise it again
             gic_raise_guest_irq(self, s, cpu, v, virq)
         else:
-            with atomic():  # list_del_init(&p->inflight)
+            with atomic():  # [gic.c:579] list_del_init(&p->inflight)
                 check(s.p_heads[SLOT(p)] == 1, "null-deref")
                 check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
                 s.p_infl[SLOT(p)] = 0
@@ -197,7 +197,7 @@ def gic_raise_inflight_irq(self, s, cpu: range(NPC), v: range(NC), V: range(NV +
     """gic_raise_inflight_irq (gic.c:423): an inflight LPI fired again. If it is enabled, not
     queued for an LR and v is current, resync its LR now (``n->lr`` is trusted: no check that it
     is valid or holds V)."""
-    with atomic():  # n = irq_to_pending(v, V); ENABLED? lr_queue? n->lr
+    with atomic():  # [gic.c:425] n = irq_to_pending(v, V); ENABLED? lr_queue? n->lr
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         n: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         if n != 0:
@@ -216,13 +216,13 @@ def gic_raise_inflight_irq(self, s, cpu: range(NPC), v: range(NC), V: range(NV +
 @procedure
 def gic_clear_lrs(self, s, cpu: range(NPC), v: range(NC)):
     """gic_clear_lrs (gic.c:597), on every entry from guest mode: sync every used LR."""
-    spin_lock_irqsave(s.vgic_lock[v])
+    spin_lock_irqsave(s.vgic_lock[v])  # [gic.c:611]
     k: range(NL + 1) = 0
     while k < NL:
-        if s.lr_mask[v][k]:
+        if s.lr_mask[v][k]:  # [gic.c:613]
             gic_update_one_lr(self, s, cpu, v, k)
         k = k + 1
-    spin_unlock_irqrestore(s.vgic_lock[v])
+    spin_unlock_irqrestore(s.vgic_lock[v])  # [gic.c:619]
 
 
 @procedure
@@ -230,12 +230,12 @@ def gic_restore_pending_irqs(self, s, cpu: range(NPC), v: range(NC)):
     """gic_restore_pending_irqs (gic.c:622), on entry to the guest: place lr_pending entries in
     free LRs (a PRISTINE one may reuse its stale LR), evicting a lower-priority visible, not
     active LPI when no LR is free; at most nr_lrs placements."""
-    spin_lock_irqsave(s.vgic_lock[v])
+    spin_lock_irqsave(s.vgic_lock[v])  # [gic.c:631]
     budget: range(NL + 1) = NL
     lr: range(NL + 1) = 0
     done: range(2 ** NQ) = 0
     while budget > 0:
-        with atomic():  # list_for_each_entry_safe(p, t, &v->arch.vgic.lr_pending, lr_queue)
+        with atomic():  # [gic.c:637] list_for_each_entry_safe(p, t, &v->arch.vgic.lr_pending, lr_queue)
             p: range(NPTR) = next_lr_pending(s.p_lrq, s.p_prio, s.p_gen, v, done)
             if p != 0:
                 want: range(NPRIO) = s.p_prio[SLOT(p)]
@@ -244,7 +244,7 @@ def gic_restore_pending_irqs(self, s, cpu: range(NPC), v: range(NC)):
         done = done | (1 << SLOT(p))
         lr = gic_find_unused_lr(self, s, v, p, lr)
         if lr >= NL:
-            with atomic():  # evict the lowest-priority visible, inactive LPI
+            with atomic():  # [gic.c:643] evict the lowest-priority visible, inactive LPI
                 victim: range(NQ + 1) = find_victim(s.p_infl, s.p_prio, s.p_visible, s.p_active, v, want)
                 if victim != 0:
                     lr = s.p_lr[victim - 1]
@@ -256,11 +256,11 @@ def gic_restore_pending_irqs(self, s, cpu: range(NPC), v: range(NC)):
             if victim == 0:
                 break
         gic_set_lr(self, s, v, lr, p, LR_PENDING)
-        with atomic():  # list_del_init(&p->lr_queue)
+        with atomic():  # [gic.c:665] list_del_init(&p->lr_queue)
             check(s.p_lrq[SLOT(p)] in (0, v + 1), "list-lock")
             s.p_lrq[SLOT(p)] = 0
         budget = budget - 1
-    spin_unlock_irqrestore(s.vgic_lock[v])
+    spin_unlock_irqrestore(s.vgic_lock[v])  # [gic.c:675]
 
 
 @procedure
@@ -268,7 +268,7 @@ def gic_inject(self, s, cpu: range(NPC), v: range(NC)):
     """gic_inject (gic.c:727), IRQs off, on every return to the guest: place what is queued and
     ask for the underflow interrupt if LPIs are still waiting while every LR is used."""
     gic_restore_pending_irqs(self, s, cpu, v)
-    with atomic():  # UIE if lr_pending non-empty and every LR is used
+    with atomic():  # [gic.c:733] UIE if lr_pending non-empty and every LR is used
         if not lr_pending_empty(s.p_lrq, v) and all(s.lr_mask[v][k] for k in range(NL)):
             s.uie[v] = 1
 

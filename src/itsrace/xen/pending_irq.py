@@ -85,7 +85,7 @@ def vgic_v3_lpi_to_pending(self, s, V: range(NV + 1)):
 def vgic_v3_lpi_get_priority(self, s, V: range(NV + 1)):
     """vgic_v3_lpi_get_priority (vgic-v3.c:1783): a second lookup, ASSERT(p) (compiled out in
     release builds, so a NULL p is dereferenced), return p->lpi_priority."""
-    with atomic():  # lookup #3; ASSERT(p); p->lpi_priority
+    with atomic():  # [vgic-v3.c:1785] lookup #3; ASSERT(p); p->lpi_priority
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         pp: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         check(pp != 0, "null-deref")
@@ -98,7 +98,7 @@ def vgic_v3_lpi_get_priority(self, s, V: range(NV + 1)):
 @procedure
 def gic_add_to_lr_pending(self, s, v: range(NC), r: range(NPTR)):
     """gic_add_to_lr_pending (gic.c:387): insert by priority unless already queued somewhere."""
-    with atomic():  # list_add to lr_pending (by priority) unless already queued
+    with atomic():  # [gic.c:393] list_add to lr_pending (by priority) unless already queued
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_heads[SLOT(r)] == 1, "null-deref")
         if s.p_lrq[SLOT(r)] == 0:
@@ -109,7 +109,7 @@ def gic_add_to_lr_pending(self, s, v: range(NC), r: range(NPTR)):
 @procedure
 def gic_remove_from_lr_pending(self, s, v: range(NC), r: range(NPTR)):
     """gic_remove_from_lr_pending (gic.c:407): list_del_init(&p->lr_queue)."""
-    with atomic():  # list_del_init(&p->lr_queue)
+    with atomic():  # [gic.c:411] list_del_init(&p->lr_queue)
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_heads[SLOT(r)] == 1, "null-deref")
         check(s.p_lrq[SLOT(r)] in (0, v + 1), "list-lock")
@@ -120,7 +120,7 @@ def gic_remove_from_lr_pending(self, s, v: range(NC), r: range(NPTR)):
 def gic_remove_irq_from_queues(self, s, v: range(NC), r: range(NPTR)):
     """gic_remove_irq_from_queues (gic.c:414): clear QUEUED, unlink from inflight_irqs and
     lr_pending. VISIBLE, p->lr and the LR itself are left alone."""
-    with atomic():  # clear QUEUED; list_del_init(&p->inflight); list_del_init(&p->lr_queue)
+    with atomic():  # [gic.c:418] clear QUEUED; list_del_init(&p->inflight); list_del_init(&p->lr_queue)
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_heads[SLOT(r)] == 1, "null-deref")
         check(s.p_infl[SLOT(r)] in (0, v + 1), "list-lock")

@@ -1,23 +1,32 @@
 """Where each model step is in the C tree: the machine-readable form of ``docs/xen-model-map.md``.
 
+The mechanism is :mod:`itsrace.hyp.srcmap` (shared with KVM); this module holds Xen's tables.
 Two sources, most precise first:
 
 1. **A step annotation** in the model's own comment, in the fixed form ``[file.c:LINE]`` (the
    short file names below), e.g. ``spin_lock_irqsave(...)  # [vgic-v3-its.c:607] lock the ITTE
    vCPU``. It names the C line of that one step and is stripped from the text a timeline shows.
 2. **The function's location** (:data:`FUNCTIONS`): the C function a model function stands for
-   and the line its body starts at. Every step without an annotation falls back to it.
+   and the line its body starts at. A step without an annotation falls back to it.
 
-A function a design adds and this table does not know falls back to its ``def`` line in the
-design file (:func:`locate` returns ``None``; the caller shows the model location instead).
-``tests/hyp/test_srcmap.py`` checks that every function of the base model is in the table and
-that every annotation names a known file, so the table cannot silently go stale.
+Every step of the base model and of the shipped Xen designs carries its own annotation
+(``tests/hyp/test_srcmap.py`` fails on a step without one; model-internal control steps that
+the timeline hides carry one too, there being no exemption list). In a **design** file:
+
+* ``[file.c:LINE]`` is the RELEASE-4.10.0 line of the step: the unchanged C line, or, for a
+  step the patch changes, the 4.10 line the patch changes (so the reader opens the 4.10 file at
+  the place the patch applies);
+* ``[patch]`` marks code the patch adds that has no 4.10 line (a new function such as
+  unmapped-tag's ``its_cleanup_lpi``, a new test such as ``test_bit(UNMAPPED)``). Such a step is
+  shown at the design file's own line, ``unmapped_tag.py:74 (patch)``, with no link.
+
+A function a design adds and this table does not know, in a step with no annotation, has no C
+location (:func:`locate` returns ``None``; the caller shows the model location instead).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from itsrace.hyp.srcmap import ANNOTATION, PATCH, CLocation, SourceMap, split_annotation
 
 TREE = "Xen RELEASE-4.10.0"
 TAG = "RELEASE-4.10.0"
@@ -83,47 +92,15 @@ FUNCTIONS: dict[str, tuple[str, str, int]] = {
     "guest_writes_property": ("guest writes its LPI property table", "hardware", 0),
 }
 
-ANNOTATION = re.compile(r"\[(?P<file>[\w.-]+\.[cS]):(?P<line>\d+)\]\s*")
+XEN = SourceMap(TREE, {short: (f"https://xenbits.xen.org/gitweb/?p=xen.git;a=blob;f={path};hb={TAG}#l{{line}}"
+                                 if path else "") for short, path in FILES.items()}, FUNCTIONS)
 
 
-@dataclass(frozen=True)
-class CLocation:
-    """A place in the C tree: the C function, the short file name and the line (0: not C)."""
-
-    function: str
-    file: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
-
-    @property
-    def url(self) -> str:
-        """The line in xen.git at the modelled tag (a link; nothing is fetched)."""
-        path = FILES.get(self.file, "")
-        if not path or not self.line:
-            return ""
-        return f"https://xenbits.xen.org/gitweb/?p=xen.git;a=blob;f={path};hb={TAG}#l{self.line}"
+def locate(function: str, comment: str = "", where: str = "") -> CLocation | None:
+    """The C location of a step of model function ``function`` whose comment is ``comment``
+    (:meth:`itsrace.hyp.srcmap.SourceMap.locate` on the Xen tables)."""
+    return XEN.locate(function, comment, where)
 
 
-def split_annotation(comment: str) -> tuple[CLocation | None, str]:
-    """``"[vgic-v3-its.c:607] lock"`` -> (the location without a function, ``"lock"``)."""
-    m = ANNOTATION.search(comment)
-    if m is None:
-        return None, comment
-    text = (comment[:m.start()] + comment[m.end():]).strip()
-    return CLocation("", m.group("file"), int(m.group("line"))), text
-
-
-def locate(function: str, comment: str = "") -> CLocation | None:
-    """The C location of a step of model function ``function`` whose comment is ``comment``."""
-    known = FUNCTIONS.get(function)
-    ann, _ = split_annotation(comment)
-    if ann is not None:
-        return CLocation(known[0] if known else function, ann.file, ann.line)
-    if known is None:
-        return None
-    return CLocation(*known)
-
-
-__all__ = ["ANNOTATION", "FILES", "FUNCTIONS", "TAG", "TREE", "CLocation", "locate", "split_annotation"]
+__all__ = ["ANNOTATION", "FILES", "FUNCTIONS", "PATCH", "TAG", "TREE", "XEN", "CLocation", "locate",
+           "split_annotation"]

@@ -139,7 +139,7 @@ def command_of(act: int, v: int, cmd_next: int) -> int:
 @process(lambda K: dict(instances=range(K["NC"]), name="vCPU{}", cpu=lambda v: K["VCPU_PCPU"][v]))
 def vcpu(self, s, act: range(NACT)):
     """One round trip of vCPU ``self`` from guest mode into Xen and back."""
-    with atomic():  # the guest traps into Xen
+    with atomic():  # [entry.S:202 guest_sync] the guest traps into Xen
         await_(s.in_guest[self] == 1 and may_exit(act, self, s.kick[self], s.uie[self], s.lr_state[self],
                                                   s.lr_mask[self], s.exits_left[self], s.p_lrq, s.cmd_next[self],
                                                   s.cmds_left)
@@ -164,9 +164,9 @@ def vcpu(self, s, act: range(NACT)):
             dispatch_mmio_write(self, s, VCPU_PCPU[self], batch)
         else:
             vgic_its_handle_cmds(self, s, VCPU_PCPU[self], batch)
-    local_irq_disable()  # leave_hypervisor_tail
+    local_irq_disable()  # [traps.c:2300 leave_hypervisor_tail] leave_hypervisor_tail
     gic_inject(self, s, VCPU_PCPU[self], self)
-    with atomic():  # return to the guest (eret unmasks interrupts)
+    with atomic():  # [entry.S:321 return_from_trap] return to the guest (eret unmasks interrupts)
         s.in_guest[self] = 1
         local_irq_enable()
 
@@ -176,14 +176,14 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
     """GITS_CWRITER write (vgic-v3-its.c:1308) -> vgic_its_handle_cmds (vgic-v3-its.c:909):
     under vcmd_lock, run the queued commands, advancing CREADR after each (also when the command
     failed)."""
-    spin_lock(s.vcmd_lock)
+    spin_lock(s.vcmd_lock)  # [vgic-v3-its.c:1311 vgic_v3_its_mmio_write]
     j: range(MAX_BATCH + 1) = 0
     if GITS_CTLR in OPS_USED:  # only a scenario that can disable the ITS sees `if ( its->enabled )` fail
         j = vgic_v3_its_write_cwriter(self, s, b)
     while j < BATCH_LEN[b]:
         cmd: range(NCMD) = BATCH[b][j]
         its_handle_command(self, s, cpu, cmd)
-        with atomic():  # write_u64_atomic(&its->creadr, ...): the command is consumed
+        with atomic():  # [vgic-v3-its.c:970] write_u64_atomic(&its->creadr, ...): the command is consumed
             # ghost (command-error): a command the architecture rejects changed nothing the guest
             # can see (ce_snap: each event's view when the previous command completed)
             check(not cmd_rejected(cmd, s.ce_snap, s.dte, s.col_vcpu) or all(
@@ -228,7 +228,7 @@ def vgic_its_handle_cmds(self, s, cpu: range(NPC), b: range(NBATCH)):
                 if j + 1 == BATCH_LEN[b]:
                     s.dt_soon[self][V - 1] = 0
         j = j + 1
-    spin_unlock(s.vcmd_lock)
+    spin_unlock(s.vcmd_lock)  # [vgic-v3-its.c:1320 vgic_v3_its_mmio_write]
 
 
 @procedure

@@ -58,7 +58,7 @@ def vgic_vcpu_inject_irq(self, s, cpu: range(NPC), v: range(NC), V: range(1, NV 
     spin_lock_irqsave(s.vgic_lock[v])  # [vgic.c:518] spin_lock_irqsave(&v->arch.vgic.lock)
     n: range(NPTR) = vgic_v3_lpi_to_pending(self, s, V)  # second lookup, under the vgic lock
     if n == 0:
-        spin_unlock_irqrestore(s.vgic_lock[v])
+        spin_unlock_irqrestore(s.vgic_lock[v])  # [vgic.c:524]
         return
     with atomic():  # [vgic.c:535] set_bit(QUEUED); list_empty(&n->inflight)
         check(n != 0, "null-deref")

@@ -117,22 +117,55 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-class _Progress:
-    """A one-line progress display on a terminal; silent otherwise."""
+@dataclass(frozen=True)
+class ProgressInfo:
+    """What a search reports while it runs (at most once a second, and once when it ends)."""
 
-    def __init__(self, enabled: bool | None) -> None:
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+    states: int  # distinct states so far
+    queue: int  # states waiting to be expanded (0 where the backend does not know)
+    depth: int  # BFS level (DFS: stack depth)
+    elapsed: float  # seconds since the search started
+    rate: float  # states per second
+    memory: int  # resident set size, bytes
+    final: bool = False  # the search has ended: the last report
+
+
+#: ``progress=`` of a search: ``None`` shows the default line on a terminal, ``False`` nothing,
+#: ``True`` the line anywhere, a callable receives a :class:`ProgressInfo` instead of any line.
+ProgressCallback = Callable[[ProgressInfo], None]
+Progress = bool | None | ProgressCallback
+
+
+class _Progress:
+    """A one-line progress display on a terminal, silent otherwise; or, given a callback, a
+    :class:`ProgressInfo` to the callback (at most once a second, and a final one)."""
+
+    def __init__(self, enabled: Progress) -> None:
+        self.callback: ProgressCallback | None = enabled if callable(enabled) else None
+        if self.callback is not None:
+            self.enabled = True
+        else:
+            self.enabled = sys.stderr.isatty() if enabled is None else bool(enabled)
         self.last = 0.0
         self.shown = False
+        self.latest: ProgressInfo | None = None
+        self.start: float | None = None
 
     def update(self, states: int, queue: int, depth: int, start: float, force: bool = False) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
+        self.start = start
         if not force and now - self.last < 1.0:
+            self.latest = ProgressInfo(states, max(queue, 0), depth, now - start, states / max(now - start, 1e-9), 0)
             return
         self.last = now
         rate = states / max(now - start, 1e-9)
+        if self.callback is not None:
+            self.latest = ProgressInfo(states, max(queue, 0), depth, now - start, rate, _rss_now())
+            self.callback(self.latest)
+            self.shown = True
+            return
         mem = _rss_now() / 2**20
         sys.stderr.write(
             f"\r  states {states:>12,}  queue {queue:>10,}  depth {depth:>4}  "
@@ -142,6 +175,12 @@ class _Progress:
         self.shown = True
 
     def done(self) -> None:
+        if self.callback is not None:
+            if self.latest is not None and self.start is not None:
+                info, elapsed = self.latest, time.monotonic() - self.start
+                self.callback(ProgressInfo(info.states, info.queue, info.depth, elapsed,
+                                           info.states / max(elapsed, 1e-9), _rss_now(), final=True))
+            return
         if self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
@@ -193,7 +232,7 @@ def check(
     fingerprints: bool = False,
     limits: Limits | None = None,
     stop_on_violation: bool = True,
-    progress: bool | None = None,
+    progress: Progress = None,
     canon: Callable[[int], int] | None = None,
     chunk: int = 4096,
     checkpoint: str | os.PathLike[str] | None = None,
@@ -207,7 +246,11 @@ def check(
     different states can in principle share a key, which could hide states (the result's
     ``stats.collision_probability`` bounds that chance). ``stop_on_violation=False`` keeps
     going and reports the first (shortest, with BFS) counterexample for every violated property.
-    ``canon`` maps states to a canonical representative (symmetry reduction).
+    ``canon`` maps states to a canonical representative (symmetry reduction). ``progress``:
+    ``None`` draws a live line on stderr when it is a terminal, ``False`` nothing, or a callable
+    that receives a :class:`ProgressInfo` (states, states/s, depth, elapsed) about once a second
+    and, if it received any, a last one with ``final=True`` (the C backend feeds the same
+    callback; the parallel, swarm and reduced searches draw their own line).
 
     ``checkpoint`` names a file to which the search state is saved every ``checkpoint_every``
     seconds (``None``: only when stopped) and whenever a limit, Ctrl-C or ``SIGTERM`` stops

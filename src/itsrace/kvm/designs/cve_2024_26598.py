@@ -27,7 +27,7 @@ DESIGN = Design("kvm-cve-2024-26598", base="kvm",
 @DESIGN.override
 def vgic_its_check_cache(self, s, q: range(NQ)):
     """vgic_its_check_cache before the fix: the entry under the lock, returned without a get."""
-    with atomic():  # raw_spin_lock(lpi_list_lock); irq = __vgic_its_check_cache(); raw_spin_unlock
+    with atomic():  # [patch] raw_spin_lock(lpi_list_lock); irq = __vgic_its_check_cache(); raw_spin_unlock
         c: range(NO + 1) = s.cache[q]
         if c != 0:
             check(s.o_alive[c - 1] == 1, "use-after-free")
@@ -43,7 +43,7 @@ def vgic_its_inject_cached_translation(self, s, q: range(NQ)):
     c: range(NO + 1) = vgic_its_check_cache(self, s, q)
     if c == 0:
         return 0
-    with atomic():  # raw_spin_lock_irqsave(&irq->irq_lock); irq->pending_latch = true
+    with atomic():  # [its.c:713] raw_spin_lock_irqsave(&irq->irq_lock); irq->pending_latch = true
         spin_lock(s.irq_lock[c - 1])
         check(s.o_alive[c - 1] == 1, "use-after-free")
         s.o_pending[c - 1] = 1

@@ -35,27 +35,27 @@ DESIGN.var("o_prel", bool, "NO", doc="irq->pending_release: the deferred release
 @DESIGN.override
 def vgic_put_irq(self, s, o: range(NO)):
     """vgic_put_irq before the fix: __vgic_put_irq, then xa_lock and release."""
-    with atomic():  # if (!__vgic_put_irq(kvm, irq)) return;  (refcount_dec_and_test, no lock)
+    with atomic():  # [patch] if (!__vgic_put_irq(kvm, irq)) return;  (refcount_dec_and_test, no lock)
         check(s.o_alive[o] == 1, "use-after-free")
         check(s.o_ref[o] > 0, "double-free")
         s.o_ref[o] = s.o_ref[o] - 1
         gone: bool = s.o_ref[o] == 0
     if gone:
-        spin_lock(s.xa_lock)
+        spin_lock(s.xa_lock)  # [vgic.c:172]
         vgic_release_lpi_locked(self, s, o)
-        spin_unlock(s.xa_lock)
+        spin_unlock(s.xa_lock)  # [vgic.c:175]
 
 
 @DESIGN.override
 def vgic_put_irq_norelease(self, s, o: range(NO)):
     """vgic_put_irq_norelease before the fix: __vgic_put_irq, then irq->pending_release = true."""
-    with atomic():  # if (!__vgic_put_irq(kvm, irq)) return false;
+    with atomic():  # [patch] if (!__vgic_put_irq(kvm, irq)) return false;
         check(s.o_alive[o] == 1, "use-after-free")
         check(s.o_ref[o] > 0, "double-free")
         s.o_ref[o] = s.o_ref[o] - 1
         z: bool = s.o_ref[o] == 0
     if z:
-        with atomic():  # irq->pending_release = true
+        with atomic():  # [patch] irq->pending_release = true
             check(s.o_alive[o] == 1, "use-after-free")
             s.o_prel[o] = 1
     return z
@@ -64,9 +64,9 @@ def vgic_put_irq_norelease(self, s, o: range(NO)):
 @DESIGN.override
 def vgic_release_deleted_lpis(self, s):
     """vgic_release_deleted_lpis before the fix: release the entries marked pending_release."""
-    spin_lock(s.xa_lock)
+    spin_lock(s.xa_lock)  # [vgic.c:185]
     for V in range(1, NV + 1):
-        with atomic():  # xa_for_each(lpi_xa): irq->pending_release?
+        with atomic():  # [patch] xa_for_each(lpi_xa): irq->pending_release?
             d: range(NO + 1) = s.xa[V - 1]
             if d != 0:
                 check(s.o_alive[d - 1] == 1, "use-after-free")
@@ -74,7 +74,7 @@ def vgic_release_deleted_lpis(self, s):
                     d = 0
         if d != 0:
             vgic_release_lpi_locked(self, s, d - 1)
-    spin_unlock(s.xa_lock)
+    spin_unlock(s.xa_lock)  # [vgic.c:192]
 
 
 @DESIGN.override
@@ -83,7 +83,7 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
     r: range(NO + 1) = vgic_get_lpi(self, s, V)  # vgic_get_irq
     if r != 0:
         return r
-    with atomic():  # irq = kzalloc(...) (pending_release = false); refcount_set(1); target_vcpu = vcpu
+    with atomic():  # [patch] irq = kzalloc(...) (pending_release = false); refcount_set(1); target_vcpu = vcpu
         n: range(NO + 1) = free_slot(s.o_alive, V)
         if n != 0:
             s.o_alive[n - 1] = 1
@@ -92,8 +92,8 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
             s.o_prel[n - 1] = 0
     if n == 0:
         return 0
-    spin_lock(s.xa_lock)
-    with atomic():  # oldirq = xa_load(lpi_xa, intid); try-get: use it, else __xa_store(irq) (oldirq is not freed)
+    spin_lock(s.xa_lock)  # [its.c:107]
+    with atomic():  # [patch] oldirq = xa_load(lpi_xa, intid); try-get: use it, else __xa_store(irq) (oldirq is not freed)
         old: range(NO + 1) = s.xa[V - 1]
         if old != 0:
             check(s.o_alive[old - 1] == 1, "use-after-free")
@@ -105,7 +105,7 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
             n = old
         else:
             s.xa[V - 1] = n
-    spin_unlock(s.xa_lock)
+    spin_unlock(s.xa_lock)  # [its.c:130]
     update_lpi_config(self, s, n - 1, NC)
     vgic_v3_lpi_sync_pending_status(self, s, n - 1)
     return n

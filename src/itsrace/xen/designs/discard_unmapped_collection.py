@@ -28,18 +28,18 @@ DESIGN = Design(
 def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     """its_discard_event that also removes an event whose collection is unmapped, under the
     lock of the vCPU its pending_irq records."""
-    with atomic():  # read_itte: the vCPU of the ITTE's collection, and the vLPI
+    with atomic():  # [vgic-v3-its.c:596] read_itte: the vCPU of the ITTE's collection, and the vLPI
         vc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         vl: range(NV + 1) = s.itte_lpi[dev * NE + ev] if s.dte[dev] else 0
     if vl == 0:
         return 1
     if vc >= NC:  # the collection is unmapped: lock the vCPU the pending_irq records
-        with atomic():  # vc = pend_irqs[ev].lpi_vcpu_id
+        with atomic():  # [patch] vc = pend_irqs[ev].lpi_vcpu_id
             vc = s.p_vcpu[dev * NE + ev]
         if vc >= NC:
             return 1
-    spin_lock_irqsave(s.vgic_lock[vc])
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607]
+    with atomic():  # [vgic-v3-its.c:610] write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
@@ -48,10 +48,10 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         s.tree[vl - 1] = 0
     if p == 0:
-        spin_unlock_irqrestore(s.vgic_lock[vc])
+        spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:616]
         return 1
     gic_remove_irq_from_queues(self, s, vc, p)
     vgic_init_pending_irq_invalid(self, s, p)
-    spin_unlock_irqrestore(s.vgic_lock[vc])
+    spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:625]
     gicv3_remove_guest_event(self, s, dev, ev)
     return 0

@@ -79,7 +79,7 @@ def event_pending_irq(tree: tuple[int, ...], gens: tuple[int, ...], itte_lpi: tu
 @DESIGN.override
 def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     """DISCARD: ``its_free_ite`` puts only the ITE's reference; lists and LRs keep theirs."""
-    with atomic():  # read_itte: the vCPU of the ITTE's collection, and the vLPI
+    with atomic():  # [vgic-v3-its.c:596] read_itte: the vCPU of the ITTE's collection, and the vLPI
         vc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         vl: range(NV + 1) = s.itte_lpi[dev * NE + ev]
     if vc >= NC or vl == 0:
@@ -93,7 +93,7 @@ def its_free_ite(self, s, dev: range(ND), ev: range(NE)):
     """KVM's ``its_free_ite`` (its_lock held), from DISCARD and from MAPD V=0 for every ITE of
     the device, whatever its collection: put the ITE's reference on the vINTID's object, then
     cut the host LPI -> vLPI connection. Nothing is unlinked or re-initialised."""
-    with atomic():  # ite->irq
+    with atomic():  # [patch] ite->irq
         fp: range(NPTR) = tree_ptr(s.tree, s.p_gen, s.itte_lpi[dev * NE + ev])
     if fp != 0:
         vgic_put_lpi(self, s, fp)
@@ -105,7 +105,7 @@ def vgic_get_lpi(self, s, V: range(NV + 1)):
     """KVM's ``vgic_get_lpi``: under RCU, ``xa_load(lpi_xa, V)`` and ``refcount_inc_not_zero``,
     one step, so the reference is taken inside the section that makes the lookup safe. The index
     never holds a count-0 object (the last put evicts it in the same step)."""
-    with atomic():  # rcu_read_lock; irq = xa_load(lpi_xa, V); try-get; rcu_read_unlock
+    with atomic():  # [patch] rcu_read_lock; irq = xa_load(lpi_xa, V); try-get; rcu_read_unlock
         found: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         if found != 0:
             check(s.p_alive[SLOT(found)] == 1, "use-after-free")
@@ -118,7 +118,7 @@ def vgic_put_lpi(self, s, r: range(NPTR)):
     """KVM's ``vgic_put_irq`` for an ITE or transient reference: ``refcount_dec_and_lock`` on
     ``lpi_xa``'s lock, so the last decrement, the eviction from the index and the free are one
     step. The ap_list reference is dropped where the LR sync unlinks the object."""
-    with atomic():  # refcount_dec_and_lock(&irq->refcount, &lpi_xa.xa_lock); last: xa_erase; kfree_rcu
+    with atomic():  # [patch] refcount_dec_and_lock(&irq->refcount, &lpi_xa.xa_lock); last: xa_erase; kfree_rcu
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_ref[SLOT(r)] > 0, "double-free")  # a put without its get
         s.p_ref[SLOT(r)] = s.p_ref[SLOT(r)] - 1
@@ -143,18 +143,18 @@ def vgic_put_lpi(self, s, r: range(NPTR)):
 def its_unmap_device(self, s, cpu: range(NPC), dev: range(ND)):
     """its_unmap_device (vgic-v3-its.c:632): under its_lock, its_discard_event for every event
     of the device's ITT (errors ignored: an event whose ITTE cannot be read stays mapped)."""
-    with atomic():  # its_lock; its_get_itt
+    with atomic():  # [vgic-v3-its.c:637] its_lock; its_get_itt
         spin_lock(s.its_lock)
         itt: bool = s.dte[dev]
     if itt:
         ev: range(NE + 1) = 0
         while ev < NE:
-            with atomic():  # vgic_its_free_device frees every ITE, mapped collection or not
+            with atomic():  # [patch] vgic_its_free_device frees every ITE, mapped collection or not
                 has_ite: bool = s.itte_lpi[dev * NE + ev] != 0
             if has_ite:
                 its_free_ite(self, s, dev, ev)
             ev = ev + 1
-    spin_unlock(s.its_lock)
+    spin_unlock(s.its_lock)  # [vgic-v3-its.c:655]
 
 
 @DESIGN.override
@@ -162,12 +162,12 @@ def remove_mapped_guest_device(self, s, dev: range(ND)):
     """remove_mapped_guest_device (gic-v3-its.c:537), only vcmd_lock held: host MAPD V=0, free
     the host LPI blocks, wait for the host command queue, then xfree the ITT, pend_irqs and the
     device. Nothing waits for a gicv3_do_LPI that is already past its lookup."""
-    with atomic():  # its_send_cmd_mapd(valid = false): the host ITS stops translating
+    with atomic():  # [gic-v3-its.c:544] its_send_cmd_mapd(valid = false): the host ITS stops translating
         s.hits_dev[dev] = 0
-    with atomic():  # gicv3_free_host_lpi_block: entries := {0, DOMID_INVALID}
+    with atomic():  # [gic-v3-its.c:547] gicv3_free_host_lpi_block: entries := {0, DOMID_INVALID}
         for e in range(NE):
             s.host_lpi[dev * NE + e] = -1
-    with atomic():  # gicv3_its_wait_commands; xfree(pend_irqs)
+    with atomic():  # [gic-v3-its.c:559] gicv3_its_wait_commands; xfree(pend_irqs)
         for e in range(NE):  # free what nobody references; the rest goes with its last put
             if s.p_alive[dev * NE + e] and s.p_ref[dev * NE + e] == 0 and lockfree(s.p_infl[dev * NE + e] == 0, FREE_STORAGE):
                 check(unreferenced(s.tree, s.p_infl, s.p_lrq, dev * NE + e), "free-while-referenced")
@@ -180,7 +180,7 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
     """its_handle_mapd (vgic-v3-its.c:658) with gicv3_its_map_guest_device (gic-v3-its.c:637)
     for Dom0 (guest DeviceID = host DeviceID)."""
     if valid:
-        with atomic():  # its_devices_lock; -EBUSY if mapped; xzalloc pend_irqs; host MAPD; rb_insert
+        with atomic():  # [gic-v3-its.c:670 gicv3_its_map_guest_device] its_devices_lock; -EBUSY if mapped; xzalloc pend_irqs; host MAPD; rb_insert
             spin_lock(s.devs_lock)
             busy: bool = s.host_dev[dev]
             if not busy:
@@ -204,24 +204,24 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
             spin_unlock(s.devs_lock)
         if busy:
             return 1
-        with atomic():  # gicv3_allocate_host_lpi_block ({INVALID_LPI, d}); host MAPTI + INV; SYNC
+        with atomic():  # [gic-v3-its.c:760 gicv3_its_map_guest_device] gicv3_allocate_host_lpi_block ({INVALID_LPI, d}); host MAPTI + INV; SYNC
             for e in range(NE):
                 s.host_lpi[dev * NE + e] = 0
             s.hits_dev[dev] = 1
-        with atomic():  # its_set_itt_address under its_lock
+        with atomic():  # [vgic-v3-its.c:697] its_set_itt_address under its_lock
             spin_lock(s.its_lock)
             s.dte[dev] = 1
             spin_unlock(s.its_lock)
         return 0
     its_unmap_device(self, s, cpu, dev)
-    with atomic():  # gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
+    with atomic():  # [gic-v3-its.c:683 gicv3_its_map_guest_device] gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
         spin_lock(s.devs_lock)
         found: bool = s.host_dev[dev]
         s.host_dev[dev] = 0
         spin_unlock(s.devs_lock)
     if found:
         remove_mapped_guest_device(self, s, dev)
-    with atomic():  # its_set_itt_address(INVALID_PADDR) under its_lock
+    with atomic():  # [vgic-v3-its.c:702] its_set_itt_address(INVALID_PADDR) under its_lock
         spin_lock(s.its_lock)
         s.dte[dev] = 0
         spin_unlock(s.its_lock)
@@ -232,7 +232,7 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
 def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V: range(1, NV + 1), col: range(NCOL)):
     """MAPTI with ``vgic_add_lpi``: under the index's lock (IRQs off) the vINTID's live object
     gets the ITE's reference, or the event's storage becomes a new object for it."""
-    with atomic():  # its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
+    with atomic():  # [vgic-v3-its.c:722] its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
         spin_lock(s.its_lock)
         vc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
         bad: bool = (not s.dte[dev] or vc >= NC
@@ -243,7 +243,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         spin_unlock(s.its_lock)
     if bad:
         return 1
-    with atomic():  # gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
+    with atomic():  # [vgic-v3-its.c:757] gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
         spin_lock(s.devs_lock)
         pi: range(NPTR) = 0
         if s.host_dev[dev]:
@@ -251,13 +251,13 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
             pi = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
         spin_unlock(s.devs_lock)
     if pi == 0:
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL
             spin_unlock(s.its_lock)
         return 1
-    with atomic():  # vgic_add_lpi under xa_lock (IRQs off): V's live object gets the ITE's reference, else a new one
+    with atomic():  # [patch] vgic_add_lpi under xa_lock (IRQs off): V's live object gets the ITE's reference, else a new one
         check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
         ex: range(NQ + 1) = s.tree[V - 1]
         kok: bool = True
@@ -284,9 +284,9 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         else:  # the event's storage still holds another vINTID's object: -ENOMEM (a model bound)
             kok = False
     if not kok:
-        with atomic():  # undo: host entry, then the ITTE
+        with atomic():  # [vgic-v3-its.c:797] undo: host entry, then the ITTE
             s.host_lpi[dev * NE + ev] = 0
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL
@@ -299,21 +299,21 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
 def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
     """The LR fold on exit (KVM's vgic_fold_lr_state + vgic_prune_ap_list): no PRISTINE; an
     EOIed LPI leaves the ap_list unless it fired again, and that drop may be the last put."""
-    with atomic():  # read_lr(i); p = irq_to_pending(v, lr.virq)
+    with atomic():  # [gic.c:519] read_lr(i); p = irq_to_pending(v, lr.virq)
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
         st: range(4) = s.lr_state[v][i]
         virq: range(NV + 1) = s.lr_virq[v][i]
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, s.lr_virq[v][i])
     if p == 0:  # the vLPI is unmapped: clear the stale LR
-        with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
+        with atomic():  # [gic.c:533] clear_lr(i); clear_bit(i, lr_mask)
             s.lr_virq[v][i] = 0
             s.lr_state[v][i] = 0
             s.lr_mask[v][i] = 0
             s.lr_own[v][i] = 0
         return
     if st & LR_ACTIVE:
-        with atomic():  # the LR is active: set ACTIVE; if it fired again, make the LR active+pending
+        with atomic():  # [gic.c:539] the LR is active: set ACTIVE; if it fired again, make the LR active+pending
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.p_active[SLOT(p)] = 1
@@ -321,12 +321,12 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
                 s.p_queued[SLOT(p)] = 0
                 s.lr_state[v][i] = st | LR_PENDING
     elif st & LR_PENDING:
-        with atomic():  # a second trigger is absorbed by the pending LR
+        with atomic():  # [gic.c:555] a second trigger is absorbed by the pending LR
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.p_queued[SLOT(p)] = 0
     else:
-        with atomic():  # invalid: the guest EOIed it
+        with atomic():  # [gic.c:564] invalid: the guest EOIed it
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.lr_virq[v][i] = 0
@@ -340,7 +340,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
         if again:  # it fired again meanwhile: raise it again
             gic_raise_guest_irq(self, s, cpu, v, virq)
         else:
-            with atomic():  # list_del_init(&p->inflight)
+            with atomic():  # [gic.c:579] list_del_init(&p->inflight)
                 check(s.p_heads[SLOT(p)] == 1, "null-deref")
                 check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
                 # vgic_prune_ap_list asks the oracle under irq_lock, which the injector also holds
@@ -375,7 +375,7 @@ def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
     rk: range(NPTR) = vgic_get_lpi(self, s, V)  # the lookup, with a reference
     if rk == 0:
         return
-    with atomic():  # vcpu_id = irq->target_vcpu, under our reference
+    with atomic():  # [gic-v3-lpi.c:152] vcpu_id = irq->target_vcpu, under our reference
         check(s.p_alive[SLOT(rk)] == 1, "use-after-free")
         check(s.p_gen[SLOT(rk)] == GEN(rk), "use-after-reinit")
         kvid: range(NC + 1) = lockfree(s.p_vcpu[SLOT(rk)], "READ_ONCE(irq->target_vcpu) under our reference "
@@ -391,12 +391,12 @@ def vgic_vcpu_inject_irq(self, s, cpu: range(NPC), v: range(NC), V: range(1, NV 
     then either refresh it where it already is (inflight) or raise it and add it to
     inflight_irqs. Then kick the vCPU if it runs on another pCPU (vcpu_unblock + event-check
     SGI)."""
-    spin_lock_irqsave(s.vgic_lock[v])
+    spin_lock_irqsave(s.vgic_lock[v])  # [vgic.c:518]
     n: range(NPTR) = vgic_v3_lpi_to_pending(self, s, V)  # second lookup, under the vgic lock
     if n == 0:
-        spin_unlock_irqrestore(s.vgic_lock[v])
+        spin_unlock_irqrestore(s.vgic_lock[v])  # [vgic.c:524]
         return
-    with atomic():  # set_bit(QUEUED); list_empty(&n->inflight)
+    with atomic():  # [vgic.c:535] set_bit(QUEUED); list_empty(&n->inflight)
         check(n != 0, "null-deref")
         check(s.p_alive[SLOT(n)] == 1, "use-after-free")
         check(s.p_gen[SLOT(n)] == GEN(n), "use-after-reinit")
@@ -404,21 +404,21 @@ def vgic_vcpu_inject_irq(self, s, cpu: range(NPC), v: range(NC), V: range(1, NV 
         infl: range(NC + 1) = s.p_infl[SLOT(n)]
     if infl == 0:  # not yet on an ap_list (a listed one only gets the kick below: vgic_queue_irq_unlock)
         prio: range(NPRIO) = vgic_v3_lpi_get_priority(self, s, V)
-        with atomic():  # n->priority = priority; test_bit(ENABLED)
+        with atomic():  # [vgic.c:543] n->priority = priority; test_bit(ENABLED)
             check(s.p_alive[SLOT(n)] == 1, "use-after-free")
             s.p_prio[SLOT(n)] = prio
             en: bool = s.p_enabled[SLOT(n)]
         if en:
             gic_raise_guest_irq(self, s, cpu, v, V)
-        with atomic():  # list_add into inflight_irqs, ordered by priority
+        with atomic():  # [vgic.c:550] list_add into inflight_irqs, ordered by priority
             check(s.p_alive[SLOT(n)] == 1, "use-after-free")
             check(s.p_heads[SLOT(n)] == 1, "null-deref")
             check(s.p_infl[SLOT(n)] == 0, "list-lock")
             check(s.p_lrq[SLOT(n)] in (0, v + 1), "list-lock")
             s.p_infl[SLOT(n)] = v + 1
-    spin_unlock_irqrestore(s.vgic_lock[v])
+    spin_unlock_irqrestore(s.vgic_lock[v])  # [vgic.c:560]
     if not is_current(cpu, v):  # vcpu_unblock(v); if running elsewhere: EVENT_CHECK SGI
-        s.kick[v] = 1
+        s.kick[v] = 1  # [vgic.c:562]
 
 
 @DESIGN.override

@@ -41,7 +41,7 @@ def in_some_lr(lr_mask: tuple[tuple[int, ...], ...], lr_virq: tuple[tuple[int, .
 @DESIGN.override
 def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V: range(1, NV + 1), col: range(NCOL)):
     """its_handle_mapti that refuses V while an LR still holds it (checked with the ITTE)."""
-    with atomic():  # its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
+    with atomic():  # [vgic-v3-its.c:722] its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
         spin_lock(s.its_lock)
         vc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
         bad: bool = (not s.dte[dev] or vc >= NC or in_some_lr(s.lr_mask, s.lr_virq, V)
@@ -52,7 +52,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         spin_unlock(s.its_lock)
     if bad:
         return 1
-    with atomic():  # gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
+    with atomic():  # [vgic-v3-its.c:757] gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
         spin_lock(s.devs_lock)
         pi: range(NPTR) = 0
         if s.host_dev[dev]:
@@ -60,13 +60,13 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
             pi = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
         spin_unlock(s.devs_lock)
     if pi == 0:
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL
             spin_unlock(s.its_lock)
         return 1
-    with atomic():  # vgic_init_pending_irq(p, V); update_lpi_property; lpi_vcpu_id; set PRISTINE
+    with atomic():  # [vgic-v3-its.c:762] vgic_init_pending_irq(p, V); update_lpi_property; lpi_vcpu_id; set PRISTINE
         check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
         check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
         s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new identity
@@ -82,21 +82,21 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
         s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
         s.p_pristine[SLOT(pi)] = lockfree(1, UNPUBLISHED)
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
-        write_lock(s.tree_lock)
+        write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
         s.tree_wq = 0
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:
             s.tree[V - 1] = SLOT(pi) + 1
-    write_unlock(s.tree_lock)
+    write_unlock(s.tree_lock)  # [vgic-v3-its.c:786]
     if not ok:
-        with atomic():  # undo: gicv3_remove_guest_event, then the ITTE
+        with atomic():  # [vgic-v3-its.c:797] undo: gicv3_remove_guest_event, then the ITTE
             s.host_lpi[dev * NE + ev] = 0
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL

@@ -52,21 +52,21 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
     """gic_update_one_lr without the PRISTINE test: whatever pending_irq the LR's vINTID now
     looks up to gets the LR's state (Stefano: "wouldn't irq_to_pending potentially return the
     new pending_irq instead of NULL in gic_update_one_lr?")."""
-    with atomic():  # read_lr(i); p = irq_to_pending(v, lr.virq)
+    with atomic():  # [gic.c:519] read_lr(i); p = irq_to_pending(v, lr.virq)
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
         st: range(4) = s.lr_state[v][i]
         virq: range(NV + 1) = s.lr_virq[v][i]
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, s.lr_virq[v][i])
     if p == 0:  # the vLPI is unmapped: clear the stale LR
-        with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
+        with atomic():  # [gic.c:533] clear_lr(i); clear_bit(i, lr_mask)
             s.lr_virq[v][i] = 0
             s.lr_state[v][i] = 0
             s.lr_mask[v][i] = 0
             s.lr_own[v][i] = 0
         return
     if st & LR_ACTIVE:
-        with atomic():  # the LR is active: set ACTIVE; if it fired again, make the LR active+pending
+        with atomic():  # [gic.c:539] the LR is active: set ACTIVE; if it fired again, make the LR active+pending
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.p_active[SLOT(p)] = 1
@@ -74,12 +74,12 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
                 s.p_queued[SLOT(p)] = 0
                 s.lr_state[v][i] = st | LR_PENDING
     elif st & LR_PENDING:
-        with atomic():  # a second trigger is absorbed by the pending LR
+        with atomic():  # [gic.c:555] a second trigger is absorbed by the pending LR
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.p_queued[SLOT(p)] = 0
     else:
-        with atomic():  # invalid: the guest EOIed it
+        with atomic():  # [gic.c:564] invalid: the guest EOIed it
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.lr_virq[v][i] = 0
@@ -93,7 +93,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
         if again:  # it fired again meanwhile: raise it again
             gic_raise_guest_irq(self, s, cpu, v, virq)
         else:
-            with atomic():  # list_del_init(&p->inflight)
+            with atomic():  # [gic.c:579] list_del_init(&p->inflight)
                 check(s.p_heads[SLOT(p)] == 1, "null-deref")
                 check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
                 s.p_infl[SLOT(p)] = 0
@@ -109,7 +109,7 @@ def setup_mapti(s: dict[str, Any], K: dict[str, Any], c: Any, where: str) -> Non
 @DESIGN.override
 def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V: range(1, NV + 1), col: range(NCOL)):
     """its_handle_mapti without PRISTINE: the new pending_irq looks like any other."""
-    with atomic():  # its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
+    with atomic():  # [vgic-v3-its.c:722] its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
         spin_lock(s.its_lock)
         vc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
         bad: bool = (not s.dte[dev] or vc >= NC
@@ -120,7 +120,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         spin_unlock(s.its_lock)
     if bad:
         return 1
-    with atomic():  # gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
+    with atomic():  # [vgic-v3-its.c:757] gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
         spin_lock(s.devs_lock)
         pi: range(NPTR) = 0
         if s.host_dev[dev]:
@@ -128,13 +128,13 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
             pi = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
         spin_unlock(s.devs_lock)
     if pi == 0:
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL
             spin_unlock(s.its_lock)
         return 1
-    with atomic():  # vgic_init_pending_irq(p, V); update_lpi_property; lpi_vcpu_id
+    with atomic():  # [vgic-v3-its.c:762] vgic_init_pending_irq(p, V); update_lpi_property; lpi_vcpu_id
         check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
         check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(pi)), "free-while-referenced")
         s.p_gen[SLOT(pi)] = 1 - s.p_gen[SLOT(pi)]  # a new identity
@@ -149,21 +149,21 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_enabled[SLOT(pi)] = lockfree(s.prop_en[V - 1], UNPUBLISHED)
         s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
         s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
-        write_lock(s.tree_lock)
+        write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
         s.tree_wq = 0
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:
             s.tree[V - 1] = SLOT(pi) + 1
-    write_unlock(s.tree_lock)
+    write_unlock(s.tree_lock)  # [vgic-v3-its.c:786]
     if not ok:
-        with atomic():  # undo: gicv3_remove_guest_event, then the ITTE
+        with atomic():  # [vgic-v3-its.c:797] undo: gicv3_remove_guest_event, then the ITTE
             s.host_lpi[dev * NE + ev] = 0
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL

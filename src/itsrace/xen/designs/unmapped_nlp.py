@@ -62,13 +62,13 @@ DESIGN.var("p_nlp", bool, "NQ", doc="status bit NO_LONGER_PENDING (option II's s
 @DESIGN.override
 def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     """its_discard_event with both tags: UNMAPPED, and NO_LONGER_PENDING if it is in an LR."""
-    with atomic():  # read_itte: the vCPU of the ITTE's collection, and the vLPI
+    with atomic():  # [vgic-v3-its.c:596] read_itte: the vCPU of the ITTE's collection, and the vLPI
         vc: range(NC + 1) = itte_vcpu(s.dte, s.itte_col, s.col_vcpu, dev, ev)
         vl: range(NV + 1) = s.itte_lpi[dev * NE + ev]
     if vc >= NC or vl == 0:
         return 1
-    spin_lock_irqsave(s.vgic_lock[vc])
-    with atomic():  # look vlpi up (not delete); tag it UNMAPPED first
+    spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607]
+    with atomic():  # [vgic-v3-its.c:610] look vlpi up (not delete); tag it UNMAPPED first
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         pt: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         if pt != 0:
@@ -77,10 +77,10 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
             in_lr: bool = s.p_visible[SLOT(pt)]
             s.p_nlp[SLOT(pt)] = in_lr  # its LR instance is no longer pending
     if pt == 0:
-        spin_unlock_irqrestore(s.vgic_lock[vc])
+        spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:616]
         return 1
     if not in_lr:
-        with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+        with atomic():  # [vgic-v3-its.c:611] in no LR: retire now (radix_tree_delete)
             await_(s.tree_lock_w == 0 and s.tree_wq == 0)
             s.tree_wq = 1  # from now on new readers wait behind this writer
         with atomic():  # in no LR: retire now (radix_tree_delete)
@@ -89,7 +89,7 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
             s.tree[vl - 1] = 0
         gic_remove_irq_from_queues(self, s, vc, pt)
         vgic_init_pending_irq_invalid(self, s, pt)
-    spin_unlock_irqrestore(s.vgic_lock[vc])
+    spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:625]
     gicv3_remove_guest_event(self, s, dev, ev)
     return 0
 
@@ -99,7 +99,7 @@ def vgic_init_pending_irq_invalid(self, s, r: range(NPTR)):
     """vgic_init_pending_irq(p, INVALID_LPI) (vgic.c:64) from DISCARD: memset, list heads
     re-initialised, irq = INVALID_LPI, lpi_vcpu_id = INVALID_VCPU_ID. A tombstone, not a new
     identity: injectors are meant to read INVALID_VCPU_ID and drop the LPI."""
-    with atomic():  # memset(p, 0, sizeof(*p)): lpi_vcpu_id = 0, list heads NULL (as in the base)
+    with atomic():  # [vgic.c:69] memset(p, 0); irq = INVALID_LPI; lpi_vcpu_id = INVALID_VCPU_ID
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_infl[SLOT(r)] == 0 and s.p_lrq[SLOT(r)] == 0, "free-while-referenced")
         s.p_heads[SLOT(r)] = 0
@@ -126,7 +126,7 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
     """its_handle_mapd (vgic-v3-its.c:658) with gicv3_its_map_guest_device (gic-v3-its.c:637)
     for Dom0 (guest DeviceID = host DeviceID)."""
     if valid:
-        with atomic():  # its_devices_lock; -EBUSY if mapped; xzalloc pend_irqs; host MAPD; rb_insert
+        with atomic():  # [gic-v3-its.c:670 gicv3_its_map_guest_device] its_devices_lock; -EBUSY if mapped; xzalloc pend_irqs; host MAPD; rb_insert
             spin_lock(s.devs_lock)
             busy: bool = s.host_dev[dev]
             if not busy:
@@ -151,24 +151,24 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
             spin_unlock(s.devs_lock)
         if busy:
             return 1
-        with atomic():  # gicv3_allocate_host_lpi_block ({INVALID_LPI, d}); host MAPTI + INV; SYNC
+        with atomic():  # [gic-v3-its.c:760 gicv3_its_map_guest_device] gicv3_allocate_host_lpi_block ({INVALID_LPI, d}); host MAPTI + INV; SYNC
             for e in range(NE):
                 s.host_lpi[dev * NE + e] = 0
             s.hits_dev[dev] = 1
-        with atomic():  # its_set_itt_address under its_lock
+        with atomic():  # [vgic-v3-its.c:697] its_set_itt_address under its_lock
             spin_lock(s.its_lock)
             s.dte[dev] = 1
             spin_unlock(s.its_lock)
         return 0
     its_unmap_device(self, s, cpu, dev)
-    with atomic():  # gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
+    with atomic():  # [gic-v3-its.c:683 gicv3_its_map_guest_device] gicv3_its_map_guest_device(valid = 0): find the device, rb_erase
         spin_lock(s.devs_lock)
         found: bool = s.host_dev[dev]
         s.host_dev[dev] = 0
         spin_unlock(s.devs_lock)
     if found:
         remove_mapped_guest_device(self, s, dev)
-    with atomic():  # its_set_itt_address(INVALID_PADDR) under its_lock
+    with atomic():  # [vgic-v3-its.c:702] its_set_itt_address(INVALID_PADDR) under its_lock
         spin_lock(s.its_lock)
         s.dte[dev] = 0
         spin_unlock(s.its_lock)
@@ -179,7 +179,7 @@ def its_handle_mapd(self, s, cpu: range(NPC), dev: range(ND), valid: range(2)):
 def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V: range(1, NV + 1), col: range(NCOL)):
     """its_handle_mapti for option II: a new MAPTI of the event clears UNMAPPED but keeps
     NO_LONGER_PENDING; the object, still in the tree, is re-used."""
-    with atomic():  # its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
+    with atomic():  # [vgic-v3-its.c:722] its_lock; read_itte (refuse a mapped event); get_vcpu_from_collection; write_itte
         spin_lock(s.its_lock)
         vc: range(NC + 1) = coll_vcpu(s.col_vcpu, col)
         bad: bool = (not s.dte[dev] or vc >= NC
@@ -190,7 +190,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         spin_unlock(s.its_lock)
     if bad:
         return 1
-    with atomic():  # gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
+    with atomic():  # [vgic-v3-its.c:757] gicv3_assign_guest_event: pirq = &pend_irqs[ev]; host entry := {V, d}
         spin_lock(s.devs_lock)
         pi: range(NPTR) = 0
         if s.host_dev[dev]:
@@ -198,13 +198,13 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
             pi = PTR(dev * NE + ev, s.p_gen[dev * NE + ev])
         spin_unlock(s.devs_lock)
     if pi == 0:
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL
             spin_unlock(s.its_lock)
         return 1
-    with atomic():  # vgic_init_pending_irq(p, V), keeping NO_LONGER_PENDING and the old LR instance's links
+    with atomic():  # [vgic-v3-its.c:762] vgic_init_pending_irq(p, V), keeping NO_LONGER_PENDING and the old LR instance's links
         check(s.p_alive[SLOT(pi)] == 1, "use-after-free")
         keep: bool = s.p_nlp[SLOT(pi)]
         if not keep:
@@ -223,21 +223,21 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_enabled[SLOT(pi)] = lockfree(s.prop_en[V - 1], UNPUBLISHED)
         s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
         s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
-        write_lock(s.tree_lock)
+        write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
         s.tree_wq = 0
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0 or s.tree[V - 1] == SLOT(pi) + 1  # re-mapping the tagged object itself
         if ok:
             s.tree[V - 1] = SLOT(pi) + 1
-    write_unlock(s.tree_lock)
+    write_unlock(s.tree_lock)  # [vgic-v3-its.c:786]
     if not ok:
-        with atomic():  # undo: gicv3_remove_guest_event, then the ITTE
+        with atomic():  # [vgic-v3-its.c:797] undo: gicv3_remove_guest_event, then the ITTE
             s.host_lpi[dev * NE + ev] = 0
-        with atomic():  # undo: ITTE := unmapped
+        with atomic():  # [vgic-v3-its.c:801] undo: ITTE := unmapped
             spin_lock(s.its_lock)
             s.itte_lpi[dev * NE + ev] = 0
             s.itte_col[dev * NE + ev] = NCOL
@@ -250,27 +250,27 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
 def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
     """gic_update_one_lr for option II: an LR whose pending_irq is NO_LONGER_PENDING is retired
     (its_cleanup_lpi); any other is folded back as in Xen."""
-    with atomic():  # read_lr(i); p = irq_to_pending(v, lr.virq)
+    with atomic():  # [gic.c:519] read_lr(i); p = irq_to_pending(v, lr.virq)
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         check(i < NL, "xen-bug")  # GIC_INVALID_LR reaches gicv3_ich_read_lr: BUG()
         st: range(4) = s.lr_state[v][i]
         virq: range(NV + 1) = s.lr_virq[v][i]
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, s.lr_virq[v][i])
     if p == 0:  # the vLPI is unmapped: clear the stale LR
-        with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
+        with atomic():  # [gic.c:533] clear_lr(i); clear_bit(i, lr_mask)
             s.lr_virq[v][i] = 0
             s.lr_state[v][i] = 0
             s.lr_mask[v][i] = 0
             s.lr_own[v][i] = 0
         return
-    with atomic():  # test_bit(NO_LONGER_PENDING)
+    with atomic():  # [gic.c:528] test_bit(NO_LONGER_PENDING)
         check(s.p_alive[SLOT(p)] == 1, "use-after-free")
         tagged: bool = s.p_nlp[SLOT(p)]
     if tagged:
         its_cleanup_lpi(self, s, v, i, p)
         return
     if st & LR_ACTIVE:
-        with atomic():  # the LR is active: set ACTIVE; if it fired again, make the LR active+pending
+        with atomic():  # [gic.c:539] the LR is active: set ACTIVE; if it fired again, make the LR active+pending
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.p_active[SLOT(p)] = 1
@@ -278,12 +278,12 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
                 s.p_queued[SLOT(p)] = 0
                 s.lr_state[v][i] = st | LR_PENDING
     elif st & LR_PENDING:
-        with atomic():  # a second trigger is absorbed by the pending LR
+        with atomic():  # [gic.c:555] a second trigger is absorbed by the pending LR
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.p_queued[SLOT(p)] = 0
     else:
-        with atomic():  # invalid: the guest EOIed it
+        with atomic():  # [gic.c:564] invalid: the guest EOIed it
             check(s.lr_own[v][i] == SLOT(p) + 1 and s.lr_gen[v][i] == GEN(p), "lr-wrong-pending-irq")
             check(s.p_alive[SLOT(p)] == 1, "use-after-free")
             s.lr_virq[v][i] = 0
@@ -297,7 +297,7 @@ def gic_update_one_lr(self, s, cpu: range(NPC), v: range(NC), i: range(NL + 1)):
         if again:  # it fired again meanwhile: raise it again
             gic_raise_guest_irq(self, s, cpu, v, virq)
         else:
-            with atomic():  # list_del_init(&p->inflight)
+            with atomic():  # [gic.c:579] list_del_init(&p->inflight)
                 check(s.p_heads[SLOT(p)] == 1, "null-deref")
                 check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
                 s.p_infl[SLOT(p)] = 0
@@ -308,12 +308,12 @@ def its_cleanup_lpi(self, s, v: range(NC), i: range(NL + 1), p: range(NPTR)):
     """cleanup_lpi() for option II: clear the LR and NO_LONGER_PENDING and unlink the old
     instance; if the pending_irq is still UNMAPPED, also retire it from the tree (and free a
     waiting device), as in unmapped-tag."""
-    with atomic():  # clear_lr(i); clear_bit(i, lr_mask)
+    with atomic():  # [patch] clear_lr(i); clear_bit(i, lr_mask)
         s.lr_virq[v][i] = 0
         s.lr_state[v][i] = 0
         s.lr_mask[v][i] = 0
         s.lr_own[v][i] = 0
-    with atomic():  # remove from all lists
+    with atomic():  # [patch] remove from all lists
         check(s.p_alive[SLOT(p)] == 1, "use-after-free")
         check(s.p_infl[SLOT(p)] in (0, v + 1), "list-lock")
         check(s.p_lrq[SLOT(p)] in (0, v + 1), "list-lock")
@@ -326,7 +326,7 @@ def its_cleanup_lpi(self, s, v: range(NC), i: range(NL + 1), p: range(NPTR)):
         gone: bool = s.p_unmapped[SLOT(p)]
     if not gone:  # MAPTI re-mapped it meanwhile: only the old LR instance is retired
         return
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    with atomic():  # [patch] write_lock(tree); radix_tree_delete; vgic_init_pending_irq(p, INVALID_LPI)
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # write_lock(tree); radix_tree_delete; vgic_init_pending_irq(p, INVALID_LPI)
