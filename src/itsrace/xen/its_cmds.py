@@ -100,7 +100,7 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     if vc >= NC or vl == 0:
         return 1
     spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607] spin_lock_irqsave(&vcpu->arch.vgic.lock)
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    with atomic():  # [rwlock.c:83 queue_write_lock_slowpath] write_lock, queued: no writer holds or waits; set _QW_WAITING
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # [vgic-v3-its.c:610] write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
@@ -313,10 +313,10 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
         s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
         s.p_pristine[SLOT(pi)] = lockfree(1, UNPUBLISHED)
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    with atomic():  # [rwlock.c:83 queue_write_lock_slowpath] write_lock, queued: no writer holds or waits; set _QW_WAITING
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
-    with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
+    with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
         write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
         s.tree_wq = 0
     with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V

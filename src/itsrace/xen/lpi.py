@@ -64,7 +64,7 @@ def gicv3_do_LPI(self, s, P: range(NQ)):
                     s.in_guest[C0] = 1  # [entry.S:321 return_from_trap]
                     local_irq_enable()
             else:
-                s.in_guest[C0] = 1
+                s.in_guest[C0] = 1  # [entry.S:321 return_from_trap]
 
 
 @action(lambda K: dict(P=range(K["NQ"])), only_if=lambda K: K["MAX_MSI"] > 0)

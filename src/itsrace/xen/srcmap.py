@@ -42,6 +42,8 @@ FILES = {
     "gic-v3-its.c": "xen/arch/arm/gic-v3-its.c",
     "traps.c": "xen/arch/arm/traps.c",
     "entry.S": "xen/arch/arm/arm64/entry.S",
+    "io.c": "xen/arch/arm/io.c",
+    "rwlock.c": "xen/common/rwlock.c",
     "hardware": "",  # not C: the device, the GIC or the guest
 }
 
@@ -68,6 +70,11 @@ FUNCTIONS: dict[str, tuple[str, str, int]] = {
     "gic_remove_irq_from_queues": ("gic_remove_irq_from_queues", "gic.c", 414),
     # ITS commands
     "vgic_its_handle_cmds": ("vgic_its_handle_cmds", "vgic-v3-its.c", 909),
+    # guest register writes (itsrace.xen.guest_regs)
+    "dispatch_mmio_write": ("handle_mmio", "io.c", 103),
+    "vgic_v3_rdistr_write_ctlr": ("__vgic_v3_rdistr_rd_mmio_write", "vgic-v3.c", 480),
+    "vgic_v3_its_write_ctlr": ("vgic_v3_its_mmio_write", "vgic-v3-its.c", 1238),
+    "vgic_v3_its_write_cwriter": ("vgic_v3_its_mmio_write", "vgic-v3-its.c", 1238),
     "its_handle_command": ("vgic_its_handle_cmds (command switch)", "vgic-v3-its.c", 928),
     "its_handle_mapc": ("its_handle_mapc", "vgic-v3-its.c", 321),
     "its_handle_mapd": ("its_handle_mapd", "vgic-v3-its.c", 658),

@@ -45,7 +45,7 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     if vc >= NC:  # INVALID_VCPU_ID: already discarded
         return 1
     spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607]
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    with atomic():  # [rwlock.c:83 queue_write_lock_slowpath] write_lock, queued: no writer holds or waits; set _QW_WAITING
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
     with atomic():  # write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)

@@ -246,7 +246,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
     with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         s.tree_wq = 1  # from now on new readers wait behind this writer
-    with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
+    with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
         write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
         s.tree_wq = 0
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
