@@ -86,7 +86,8 @@ def test_broken_scenario_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     code, _, err = run(["check", "--scenario", str(f)], capsys)
     assert code == 2
     assert err.strip().splitlines() == ["itsrace: error: broken.toml: [guest] vcpu0[0]: unknown command 'FROB' "
-                                        "(known: CLEAR, DISCARD, INT, INV, INVALL, MAPC, MAPD, MAPTI, MOVI, PROP, SYNC)"]
+                                        "(known: CLEAR, DISCARD, GICR_CTLR, GITS_CTLR, INT, INV, INVALL, MAPC, MAPD, MAPTI, "
+                                        "MOVALL, MOVI, PROP, SYNC)"]
 
 
 def test_user_scenario_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
