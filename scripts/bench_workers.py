@@ -14,7 +14,8 @@ threads run all the time. A closer estimate takes the threads' imbalance into ac
 span (`itsrace_span` in `rt_search.c`: over every phase between two barriers, the CPU seconds of
 the thread that worked longest) plus the process's CPU outside the search threads is about
 what the wall time would be with a CPU per thread ("est_wall"); it is an estimate, not a
-measurement (a busy machine also hides the threads' competition for memory bandwidth).
+measurement: a busy machine hides the threads' competition for memory bandwidth (too fast),
+and a thread descheduled during a phase leaves its chunks to the other (too slow).
 """
 
 from __future__ import annotations
