@@ -164,6 +164,8 @@ COVERED = {
     "deadlock": test_deadlock_real_xen_mapti_on_pcpu0,
     "lock-order": test_lock_order,
     "delivery-target": _new_properties.test_delivery_target_fails_when_movi_does_not_retarget,
+    "lockset": _new_properties.test_lockset_fails_when_movi_skips_the_vgic_lock,
+    "command-error": _new_properties.test_command_error_fails_when_a_rejected_movi_changes_the_itt,
 }
 
 

@@ -5,7 +5,14 @@ rejected command that changes what the guest sees (command-error)."""
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, check, spin_lock, spin_lock_irqsave, spin_unlock, spin_unlock_irqrestore
+from itsrace.engine.lang.process import (
+    atomic,
+    check,
+    spin_lock,
+    spin_lock_irqsave,
+    spin_unlock,
+    spin_unlock_irqrestore,
+)
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import NC, NCOL, ND, NE, NPC, NPTR
 from itsrace.xen.its_cmds import coll_vcpu, event_pending_irq, itte_vcpu

@@ -11,7 +11,13 @@ changes ``lpi_vcpu_id`` but leaves a pending LPI on the old vCPU's lists.
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, await_, lockfree, spin_lock_irqsave, spin_unlock_irqrestore
+from itsrace.engine.lang.process import (
+    atomic,
+    await_,
+    lockfree,
+    spin_lock_irqsave,
+    spin_unlock_irqrestore,
+)
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import NC, ND, NE, NPC, NPTR, NV
 from itsrace.xen.its_cmds import gicv3_remove_guest_event, itte_vcpu, vgic_init_pending_irq_invalid
