@@ -119,3 +119,12 @@ def test_command_error_holds_for_xen_on_rejected_commands(check: Any, scenario: 
 
 
 MAPPED2 = ["MAPD dev=0", "MAPC col=0 vcpu=0", "MAPTI dev=0 ev=0 lpi=0 col=0"]
+
+
+def test_delivery_target_on_kvm(check: Any, scenario: Any) -> None:
+    """KVM: MOVI without update_affinity fails delivery-target; KVM's MOVI (and its migration of
+    a pending LPI by vgic_prune_ap_list) passes, also with the LPI pending in vCPU0's LR."""
+    sc = movi_scenario(scenario, pending=False)
+    assert "delivery-target" in check("fault:kvm_movi_no_affinity", sc).violated
+    assert "delivery-target" not in check("kvm", sc).violated
+    assert "delivery-target" not in check("kvm", movi_scenario(scenario, pending=True)).violated
