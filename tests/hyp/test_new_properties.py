@@ -87,6 +87,7 @@ def test_lockset_fails_when_kvm_updates_config_without_irq_lock(check: Any) -> N
     assert "lockset" not in check("kvm", "discard-mapti-in-lr").violated
 
 
+@pytest.mark.slow
 def test_lockset_holds_on_the_shipped_small_scenarios(check: Any) -> None:
     """Every lock-free access the base models make is marked (and cites its C construct)."""
     for base in ("xen-4.10", "kvm"):
