@@ -46,9 +46,9 @@ def test_an_edit_shows_as_a_diff_and_changes_the_verdict(tmp_path: Path, capsys:
     """The ten-minute guide of docs/designs.md, as a test: MAPTI without PRISTINE."""
     f = tmp_path / "no_pristine.py"
     assert main(["design", "new", str(f), "--base", "xen-4.10", "--override", "its_handle_mapti"]) == 0
-    f.write_text(f.read_text().replace("        s.p_pristine[SLOT(pi)] = 1\n", ""))
+    f.write_text(f.read_text().replace("        s.p_pristine[SLOT(pi)] = lockfree(1, UNPUBLISHED)\n", ""))
     code, out, _ = run(["design", "show", str(f)], capsys)
-    assert code == 0 and "-        s.p_pristine[SLOT(pi)] = 1" in out and "@@ -" in out
+    assert code == 0 and "-        s.p_pristine[SLOT(pi)] = lockfree(1, UNPUBLISHED)" in out and "@@ -" in out
     code, out, _ = run(["check", "--design", str(f), "--scenario", "unmap-device-in-lr"], capsys)
     assert code == 1 and "lr-wrong-pending-irq" in out
 

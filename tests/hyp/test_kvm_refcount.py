@@ -60,17 +60,25 @@ def test_the_design_is_shipped_and_changes_the_lifetime_paths() -> None:
     assert [v.name for v in d.vars] == ["p_ref"]
 
 
+# delivery-target is not about lifetimes: the design keeps an LPI on the old vCPU's lists (its
+# documented simplification "no ap_list migration", docs/hyp-model.md), so a trigger that comes
+# after MAPTI shared the object with another collection's vCPU is re-raised on the old one; on
+# guest, Xen's MAPC V=0 leaves lpi_vcpu_id alone as in xen-4.10 (docs/findings.md, New properties)
+NOT_LIFETIME = {"discard-mapti-other-vcpu": {"delivery-target"}, "guest": {"delivery-target"}}
+
+
 @pytest.mark.parametrize("name", sorted(WHY_IT_PASSES))
 def test_kvm_refcount_passes(check: Any, name: str) -> None:
     r = check("kvm-refcount", name)
-    assert r.verdict == "pass", (name, WHY_IT_PASSES[name], sorted(r.violated))
+    assert set(r.violated) == NOT_LIFETIME.get(name, set()), (name, WHY_IT_PASSES[name], sorted(r.violated))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BIG))
-def test_kvm_refcount_passes_the_guest_universes(check: Any, name: str) -> None:
-    """Every order of up to the universe's commands, MSIs and exits (millions of states)."""
-    assert check("kvm-refcount", name).verdict == "pass"
+def test_kvm_refcount_keeps_every_object_alive_in_the_guest_universes(check: Any, name: str) -> None:
+    """Every order of up to the universe's commands, MSIs and exits (millions of states): no
+    lifetime property fails; Xen's MAPC path still delivers on a stale target (delivery-target)."""
+    assert set(check("kvm-refcount", name).violated) <= {"delivery-target"}
 
 
 def test_the_reference_must_be_taken_inside_the_lookup(check: Any) -> None:

@@ -87,6 +87,7 @@ def test_lockset_fails_when_kvm_updates_config_without_irq_lock(check: Any) -> N
     assert "lockset" not in check("kvm", "discard-mapti-in-lr").violated
 
 
+@pytest.mark.slow
 def test_lockset_holds_on_the_shipped_small_scenarios(check: Any) -> None:
     """Every lock-free access the base models make is marked (and cites its C construct)."""
     for base in ("xen-4.10", "kvm"):
@@ -119,3 +120,12 @@ def test_command_error_holds_for_xen_on_rejected_commands(check: Any, scenario: 
 
 
 MAPPED2 = ["MAPD dev=0", "MAPC col=0 vcpu=0", "MAPTI dev=0 ev=0 lpi=0 col=0"]
+
+
+def test_delivery_target_on_kvm(check: Any, scenario: Any) -> None:
+    """KVM: MOVI without update_affinity fails delivery-target; KVM's MOVI (and its migration of
+    a pending LPI by vgic_prune_ap_list) passes, also with the LPI pending in vCPU0's LR."""
+    sc = movi_scenario(scenario, pending=False)
+    assert "delivery-target" in check("fault:kvm_movi_no_affinity", sc).violated
+    assert "delivery-target" not in check("kvm", sc).violated
+    assert "delivery-target" not in check("kvm", movi_scenario(scenario, pending=True)).violated

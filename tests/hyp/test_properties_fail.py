@@ -172,6 +172,8 @@ COVERED = {
     "lock-order": test_lock_order,
     "delivery-target": _new_properties.test_delivery_target_fails_when_movi_does_not_retarget,
     "leak": test_leak_kvm_before_the_2026_release_fix,
+    "lockset": _new_properties.test_lockset_fails_when_movi_skips_the_vgic_lock,
+    "command-error": _new_properties.test_command_error_fails_when_a_rejected_movi_changes_the_itt,
 }
 
 

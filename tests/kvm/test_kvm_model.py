@@ -65,10 +65,16 @@ def test_lock_order_is_vgic_c_header_comment() -> None:
     assert LOCK_ORDER == ["cmd_lock", "its_lock", "xa_lock", "ap_list_lock0", "ap_list_lock1", "irq_lock"]
 
 
+# delivery-target (docs/findings.md, New properties): vgic_add_lpi returns the live vgic_irq
+# without setting target_vcpu, so after DISCARD + MAPTI to vCPU1's collection the MSI is
+# delivered on vCPU0. Real KVM behaviour, not a lifetime problem.
+KNOWN = {"discard-mapti-other-vcpu": {"delivery-target"}}
+
+
 @pytest.mark.parametrize("name", sorted(WHY_IT_PASSES))
 def test_kvm_passes(check: Any, name: str) -> None:
     r = check("kvm", name)
-    assert r.verdict == "pass", (name, WHY_IT_PASSES[name], sorted(r.violated))
+    assert set(r.violated) == KNOWN.get(name, set()), (name, WHY_IT_PASSES[name], sorted(r.violated))
 
 
 @pytest.mark.parametrize("name", sorted(WHY_IT_FAILS))
@@ -87,8 +93,8 @@ def test_kvm_on_the_guest_universe(check: Any) -> None:
 
 # K0 (docs/findings.md, section 7): MAPD V=1 on a mapped device frees its ITEs (its.c:1176-1184),
 # so an MSI for an event the guest never unmapped is dropped. KVM's choice, not a race.
-GUEST_VIOLATED = ["msi-delivered"]
-GUEST_REASON = "K0: MAPD remap drops the device's ITEs"
+GUEST_VIOLATED = ["lockset", "msi-delivered"]
+GUEST_REASON = "K0: MAPD remap drops the device's ITEs; lockset: CLEAR writes pending_latch without irq_lock"
 
 
 # -- each mechanism removed by a test-only fault: the property it protects fails ---------------------

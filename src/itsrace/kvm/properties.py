@@ -12,7 +12,73 @@ reference is left and no object is unreachable.
 from __future__ import annotations
 
 from itsrace.hyp.lang import final, invariant, pure
-from itsrace.kvm.consts import NC, ND, NE, NL, NO, NPOOL, NQ, SCRIPT_LEN
+from itsrace.kvm.consts import (
+    BATCH,
+    BATCH_LEN,
+    CMD_A,
+    CMD_B,
+    CMD_C,
+    CMD_D,
+    CMD_OP,
+    MAPC,
+    MAPTI,
+    MOVI,
+    NC,
+    NCOL,
+    ND,
+    NE,
+    NL,
+    NO,
+    NPOOL,
+    NQ,
+    SCRIPT_LEN,
+)
+
+
+# -- delivery-target (the same statement as the Xen model's, docs/hyp-model.md) -----------------------
+@pure
+def table_target(ite: tuple[int, ...], ite_irq: tuple[int, ...], ite_col: tuple[int, ...],
+                 col_target: tuple[int, ...], V: int) -> int:
+    """The vCPU INTID ``V`` targets in the ITS's tables now (an ITE of ``V``, its collection's
+    target); ``NC`` if none."""
+    for q in range(NQ):
+        if ite[q] and ite_irq[q] and (ite_irq[q] - 1) // NPOOL + 1 == V:
+            return col_target[ite_col[q]] if ite_col[q] < NCOL else NC
+    return NC
+
+
+@pure
+def pending_at(V: int, trig: tuple[int, ...], msi_v: tuple[int, ...]) -> bool:
+    """INTID ``V`` may already be pending: an undelivered trigger, or an MSI sent while its
+    event mapped to ``V`` (a posted write the ITS may have translated before the command)."""
+    return trig[V - 1] > 0 or any(msi_v[q] == V for q in range(NQ))
+
+
+@pure
+def soon_targets(act: int, b: int, gv_lpi: tuple[int, ...], gv_col: tuple[int, ...], col_target: tuple[int, ...],
+                 V: int) -> int:
+    """The vCPUs (bit mask) the commands of batch ``b`` just written re-target ``V`` to (allowed
+    until the command completes): MOVI to a mapped collection, MAPC V=1 of V's collection, MAPTI
+    of ``V``."""
+    if act == 0:
+        return 0
+    mask = 0
+    for j in range(BATCH_LEN[b]):
+        c = BATCH[b][j]
+        if CMD_OP[c] == MOVI and gv_lpi[CMD_A[c] * NE + CMD_B[c]] == V and col_target[CMD_C[c]] < NC:
+            mask |= 1 << col_target[CMD_C[c]]
+        if CMD_OP[c] == MAPC and CMD_C[c] == 1 and CMD_B[c] < NC:
+            if any(gv_lpi[q] == V and gv_col[q] == CMD_A[c] for q in range(NQ)):
+                mask |= 1 << CMD_B[c]
+        if CMD_OP[c] == MAPTI and CMD_C[c] + 1 == V and col_target[CMD_D[c]] < NC:
+            mask |= 1 << col_target[CMD_D[c]]
+    return mask
+
+
+@pure
+def target_ok(v: int, cur: int, old: int, table: int, soon: tuple[tuple[int, ...], ...], V: int) -> bool:
+    """Delivering ``V`` on vCPU ``v`` is allowed (see the Xen model's ``target_ok``)."""
+    return v == cur or v == table or (old >> v) & 1 == 1 or any((m[V - 1] >> v) & 1 == 1 for m in soon)
 
 
 @pure

@@ -106,6 +106,9 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("gv_dev", bool, ND, "ghost: the guest's view: device mapped by a completed MAPD")
     var("gv_dirty", bool, NV, "ghost: the guest changed the property entry and has not yet issued INV")
     var("dev_gone", bool, ND, "ghost: MAPD V=0 completed for the device (and no MAPD V=1 since)")
+    var("dt_cur", range(NC + 1), NV, "ghost: the INTID's target vCPU when the last command completed (NC: none)")
+    var("dt_old", range(1 << NC), NV, "ghost: earlier targets (bit per vCPU) that may still get one delivery")
+    var("dt_soon", range(1 << NC), (NC, NV), "ghost: targets the commands this vCPU wrote and KVM has not completed give")
     # lockset: arm_vgic.h, struct vgic_irq: "raw_spinlock_t irq_lock; /* Protects the content
     # of the struct */". refcount is a refcount_t (atomic by type) and not declared here.
     # Lock-free accesses the code makes on purpose are marked lockfree() where they happen.
@@ -130,6 +133,7 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "lr_own": [[0] * NL for _ in range(NC)], "trig": [0] * NV, "msi_v": [0] * NQ, "owed": [0] * NQ,
         "gv_lpi": [0] * NQ, "gv_col": [NCOL] * NQ, "gv_dev": [0] * ND, "gv_dirty": [0] * NV, "dev_gone": [0] * ND,
         "cmd_pend": 0, "gv_lpis_en": [1] * NC, "gv_its_en": 1,
+        "dt_cur": [NC] * NV, "dt_old": [0] * NV, "dt_soon": [[0] * NV for _ in range(NC)],
     }
 
 
@@ -150,6 +154,9 @@ def setup_mapc(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> 
     """MAPC: vgic_its_cmd_handle_mapc (a new collection: no ITE refers to it yet)."""
     col, vcpu, valid = c.args
     s["col_target"][col] = vcpu if valid else K["NC"]
+    for q in range(K["NQ"]):  # ghost: the delivery target of what the collection maps
+        if s["ite"][q] and s["ite_col"][q] == col and s["gv_lpi"][q]:
+            s["dt_cur"][s["gv_lpi"][q] - 1] = s["col_target"][col]
 
 
 @setup
@@ -189,6 +196,7 @@ def setup_mapti(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) ->
     s["ite"][q], s["ite_irq"][q], s["ite_col"][q] = 1, o1, col
     s["gv_lpi"][q] = V
     s["gv_col"][q] = col
+    s["dt_cur"][lpi] = s["col_target"][col]
 
 
 @setup

@@ -53,6 +53,7 @@ from itsrace.kvm.consts import (
     NE,
     NO,
     NQ,
+    NV,
     OPS_USED,
     PROP,
     REG_WRITES,
@@ -73,6 +74,7 @@ from itsrace.kvm.its_cmds import (
     vgic_its_cmd_handle_movall,
     vgic_its_cmd_handle_movi,
 )
+from itsrace.kvm.properties import pending_at, soon_targets, table_target, target_ok
 from itsrace.kvm.vgic import kvm_vgic_flush_hwstate, kvm_vgic_sync_hwstate, vgic_flush_pending_lpis
 
 
@@ -138,6 +140,8 @@ def vcpu(self, s, act: range(NACT)):
             s.cmd_next[self] = s.cmd_next[self] + 1
         if act >= 2:
             s.cmds_left = s.cmds_left - 1
+        for V in range(1, NV + 1):  # ghost (delivery-target): what the written commands re-target
+            s.dt_soon[self][V - 1] = soon_targets(act, batch, s.gv_lpi, s.gv_col, s.col_target, V)
         s.kick[self] = 0  # the request is consumed on the way in again
     kvm_vgic_sync_hwstate(self, s, self)
     if act != 0:
@@ -222,6 +226,15 @@ def vgic_its_process_commands(self, s, b: range(NBATCH)):
                 if GITS_CTLR in OPS_USED:
                     if j == BATCH_LEN[b] - 1:
                         s.cmd_pend = 0  # creadr == cwriter
+                # ghost (delivery-target): a re-targeted INTID keeps its old target while a trigger
+                # from before the change may be pending
+                for V in range(1, NV + 1):
+                    if table_target(s.ite, s.ite_irq, s.ite_col, s.col_target, V) != s.dt_cur[V - 1]:
+                        if s.dt_cur[V - 1] < NC and pending_at(V, s.trig, s.msi_v):
+                            s.dt_old[V - 1] = s.dt_old[V - 1] | (1 << s.dt_cur[V - 1])
+                        s.dt_cur[V - 1] = table_target(s.ite, s.ite_irq, s.ite_col, s.col_target, V)
+                    if j + 1 == BATCH_LEN[b]:
+                        s.dt_soon[self][V - 1] = 0
             j = j + 1
 
 
@@ -338,6 +351,11 @@ def guest_acknowledges(s, v, k):
     require(s.in_guest[v] == 1 and s.lr_state[v][k] == LR_PENDING)
     check(s.lr_intid[v][k] != 0, "spurious-delivery")
     check(s.trig[s.lr_intid[v][k] - 1] > 0, "spurious-delivery")
+    check(target_ok(v, s.dt_cur[s.lr_intid[v][k] - 1], s.dt_old[s.lr_intid[v][k] - 1],
+                    table_target(s.ite, s.ite_irq, s.ite_col, s.col_target, s.lr_intid[v][k]),
+                    s.dt_soon, s.lr_intid[v][k]), "delivery-target")
+    if v != s.dt_cur[s.lr_intid[v][k] - 1] and s.trig[s.lr_intid[v][k] - 1] <= 1:  # nothing pending is left there
+        s.dt_old[s.lr_intid[v][k] - 1] = s.dt_old[s.lr_intid[v][k] - 1] & ~(1 << v)
     s.trig[s.lr_intid[v][k] - 1] = s.trig[s.lr_intid[v][k] - 1] - 1
     for q in range(NQ):
         if s.gv_lpi[q] == s.lr_intid[v][k]:

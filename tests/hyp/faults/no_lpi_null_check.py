@@ -6,7 +6,7 @@ radix tree (DISCARD between the host-entry read and the lookup) dereferences NUL
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, check
+from itsrace.engine.lang.process import atomic, check, lockfree
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import NC, NPC, NPTR, NV
 from itsrace.xen.pending_irq import GEN, SLOT, vgic_v3_lpi_to_pending
@@ -24,7 +24,7 @@ def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
     with atomic():  # vcpu_id = ACCESS_ONCE(p->lpi_vcpu_id), no lock held
         check(s.p_alive[SLOT(r)] == 1, "use-after-free")
         check(s.p_gen[SLOT(r)] == GEN(r), "use-after-reinit")
-        vid: range(NC + 1) = s.p_vcpu[SLOT(r)]
+        vid: range(NC + 1) = lockfree(s.p_vcpu[SLOT(r)], "ACCESS_ONCE(p->lpi_vcpu_id), gic-v3-lpi.c:152")
     if vid >= NC:
         return
     vgic_vcpu_inject_irq(self, s, cpu, vid, V)

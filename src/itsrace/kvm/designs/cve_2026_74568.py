@@ -19,10 +19,10 @@ The fix is the base model: the final decrement under the lock, eviction by ``vgi
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, check, spin_lock, spin_unlock
+from itsrace.engine.lang.process import atomic, check, lockfree, spin_lock, spin_unlock
 from itsrace.hyp.design import Design
 from itsrace.kvm.consts import NC, NO, NV
-from itsrace.kvm.irq import free_slot, vgic_get_lpi, vgic_release_lpi_locked
+from itsrace.kvm.irq import FREED, UNPUBLISHED, free_slot, vgic_get_lpi, vgic_release_lpi_locked
 from itsrace.kvm.its_cmds import update_lpi_config, vgic_v3_lpi_sync_pending_status
 
 DESIGN = Design("kvm-cve-2026-74568", base="kvm",
@@ -88,7 +88,7 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
         if n != 0:
             s.o_alive[n - 1] = 1
             s.o_ref[n - 1] = 1
-            s.o_target[n - 1] = vc
+            s.o_target[n - 1] = lockfree(vc, UNPUBLISHED)
             s.o_prel[n - 1] = 0
     if n == 0:
         return 0
@@ -101,7 +101,7 @@ def vgic_add_lpi(self, s, V: range(1, NV + 1), vc: range(NC + 1)):
             s.o_ref[old - 1] = s.o_ref[old - 1] + 1
             s.o_alive[n - 1] = 0  # kfree(irq)
             s.o_ref[n - 1] = 0
-            s.o_target[n - 1] = 0
+            s.o_target[n - 1] = lockfree(0, FREED)
             n = old
         else:
             s.xa[V - 1] = n

@@ -11,7 +11,13 @@ the vLPI from the ITT entry and takes the lock of the vCPU the pending_irq recor
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, await_, spin_lock_irqsave, spin_unlock_irqrestore
+from itsrace.engine.lang.process import (
+    atomic,
+    await_,
+    lockfree,
+    spin_lock_irqsave,
+    spin_unlock_irqrestore,
+)
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import NC, ND, NE, NPC, NPTR, NV
 from itsrace.xen.its_cmds import gicv3_remove_guest_event, itte_vcpu, vgic_init_pending_irq_invalid
@@ -35,7 +41,8 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         return 1
     if vc >= NC:  # the collection is unmapped: lock the vCPU the pending_irq records
         with atomic():  # [patch] vc = pend_irqs[ev].lpi_vcpu_id
-            vc = s.p_vcpu[dev * NE + ev]
+            vc = lockfree(s.p_vcpu[dev * NE + ev], "its_lock is held: every writer of p->lpi_vcpu_id (MAPTI, "
+                                                  "MOVI, DISCARD) holds it, so the read needs no vgic lock")
         if vc >= NC:
             return 1
     spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607]
