@@ -81,12 +81,18 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_lpiprio[SLOT(pi)] = s.prop_prio[V - 1]
         s.p_vcpu[SLOT(pi)] = vc
         s.p_pristine[SLOT(pi)] = 1
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    with atomic():  # write_lock (xen/rwlock.h _write_lock): no reader in, so take it at once; else queue
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
-        s.tree_wq = 1  # from now on new readers wait behind this writer
-    with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED
-        write_lock(s.tree_lock)
-        s.tree_wq = 0
+        tq: bool = s.tree_lock_r != 0
+        if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
+            s.tree_wq = 1
+        else:
+            write_lock(s.tree_lock)
+    if tq:
+        with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED (common/rwlock.c:94-96)
+            await_(s.tree_lock_r == 0)
+            s.tree_wq = 0
+            write_lock(s.tree_lock)
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:
