@@ -24,7 +24,7 @@ XEN = Path(__file__).resolve().parents[2] / "src" / "itsrace" / "xen"
 
 @pytest.fixture(scope="module")
 def uaf() -> tuple[Story, Any]:
-    """Xen 4.10's use-after-free on spurious-after-remove (23 steps)."""
+    """Xen 4.10's use-after-free on spurious-after-remove (26 steps)."""
     model = build_model(get_design("xen-4.10"), load_scenario("spurious-after-remove"))
     result = check_model(model, stop_on_violation=True, progress=False)
     trace = result.violations[0].trace

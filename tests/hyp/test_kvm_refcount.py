@@ -55,9 +55,12 @@ def test_kvm_refcount_passes(check: Any, name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(BIG))
+@pytest.mark.parametrize("name", ["guest", "guest-wide"])
 def test_kvm_refcount_passes_the_guest_universes(check: Any, name: str) -> None:
-    """Every order of up to the universe's commands, MSIs and exits (millions of states)."""
+    """Every order of up to the universe's commands, MSIs and exits (millions of states).
+    guest-2vcpu is not among them: its MAPC re-targets a collection with a pending LPI, and this
+    stand-in keeps Xen's MAPC and per-vCPU locks (no update_affinity, no ap_list migration), so it
+    fails there as Xen does (docs/findings.md, wider exploration); the pinned matrix has it."""
     assert check("kvm-refcount", name).verdict == "pass"
 
 
