@@ -29,7 +29,7 @@ WHY_IT_PASSES = {
     "mapti-vs-lpi-same-cpu": "lookups are RCU, the index lock is IRQ-safe: no self-deadlock (Xen's F5)",
     "movi-then-discard": "DISCARD puts a reference and touches no list (Xen's F4 list-lock)",
     "unmap-unmapped-collection": "MAPD V=0 frees every ITE whatever its collection (Xen's F6)",
-    "nested-lpi-vs-discard": "DISCARD puts a reference and never write-locks the tree: no writer queues behind a handler",
+    "nested-lpi-vs-discard": "DISCARD puts a reference and never write-locks the tree: nothing queues behind a handler",
     "remap-stale-itt": "CLEAR finds ite->irq through the vINTID's index entry, gone since MAPD V=0: nothing unqueued",
     "dom0-zeroed-itte-clear": "CLEAR finds ite->irq through the vINTID's index entry: vLPI 0 has none, nothing unqueued",
 }
