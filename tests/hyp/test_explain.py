@@ -23,7 +23,7 @@ XEN = Path(__file__).resolve().parents[2] / "src" / "itsrace" / "xen"
 
 @pytest.fixture(scope="module")
 def uaf() -> tuple[Story, Any]:
-    """Xen 4.10's use-after-free on spurious-after-remove (23 steps)."""
+    """Xen 4.10's use-after-free on spurious-after-remove (26 steps)."""
     model = build_model(get_design("xen-4.10"), load_scenario("spurious-after-remove"))
     result = check_model(model, stop_on_violation=True, progress=False)
     trace = result.violations[0].trace
@@ -80,9 +80,10 @@ def test_provenance_marks_the_pointer_origin_every_change_and_the_expectation(ua
     marked = {st.n: st.marks for st in story.steps if st.marks}
     origin = next(n for n, marks in marked.items() if any("obtained here" in m for m in marks))
     changed = sorted(n for n, marks in marked.items() if any("changes dev0.pend_irqs[0]" in m for m in marks))
-    # the lookup in gicv3_do_LPI, then DISCARD's re-initialisation and MAPD V=0's xfree
+    # the lookup in gicv3_do_LPI, then DISCARD's re-initialisation (two steps) and MAPD V=0's xfree
     assert story.steps[origin - 1].function == "vgic_v3_lpi_to_pending"
-    assert [story.steps[n - 1].function for n in changed] == ["vgic_init_pending_irq", "remove_mapped_guest_device"]
+    assert [story.steps[n - 1].function for n in changed] == [
+        "vgic_init_pending_irq", "vgic_init_pending_irq", "remove_mapped_guest_device"]  # memset, then the stores
     freed = changed[-1]
     assert trace.steps[freed - 1].changes["p_alive[0]"] == [1, 0]
     last = story.steps[-1]

@@ -29,7 +29,7 @@ WHY_IT_PASSES = {
     "mapti-vs-lpi-same-cpu": "lookups are RCU, the index lock is IRQ-safe: no self-deadlock (Xen's F5)",
     "movi-then-discard": "DISCARD puts a reference and touches no list (Xen's F4 list-lock)",
     "unmap-unmapped-collection": "MAPD V=0 frees every ITE whatever its collection (Xen's F6)",
-    "nested-lpi-vs-discard": "DISCARD puts a reference and never write-locks the tree: no writer queues behind a handler",
+    "nested-lpi-vs-discard": "DISCARD puts a reference and never write-locks the tree: nothing queues behind a handler",
     "remap-stale-itt": "CLEAR finds ite->irq through the vINTID's index entry, gone since MAPD V=0: nothing unqueued",
     "dom0-zeroed-itte-clear": "CLEAR finds ite->irq through the vINTID's index entry: vLPI 0 has none, nothing unqueued",
     # issue 10 phase 2: guest register writes, interpreted from Xen's C (itsrace.xen.guest_regs)
@@ -74,10 +74,13 @@ def test_kvm_refcount_passes(check: Any, name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(BIG))
+@pytest.mark.parametrize("name", ["guest", "guest-wide"])
 def test_kvm_refcount_keeps_every_object_alive_in_the_guest_universes(check: Any, name: str) -> None:
     """Every order of up to the universe's commands, MSIs and exits (millions of states): no
-    lifetime property fails; Xen's MAPC path still delivers on a stale target (delivery-target)."""
+    lifetime property fails; Xen's MAPC path still delivers on a stale target (delivery-target).
+    guest-2vcpu is not among them: its MAPC re-targets a collection with a pending LPI, and this
+    stand-in keeps Xen's MAPC and per-vCPU locks (no update_affinity, no ap_list migration), so it
+    fails there as Xen does (docs/findings.md, wider exploration); the pinned matrix has it."""
     assert set(check("kvm-refcount", name).violated) <= {"delivery-target"}
 
 

@@ -100,14 +100,22 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     if vc >= NC or vl == 0:
         return 1
     spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607] spin_lock_irqsave(&vcpu->arch.vgic.lock)
-    with atomic():  # [rwlock.c:83 queue_write_lock_slowpath] write_lock, queued: no writer holds or waits; set _QW_WAITING
+    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
-        s.tree_wq = 1  # from now on new readers wait behind this writer
-    with atomic():  # [vgic-v3-its.c:610] write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
-        await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
-        s.tree_wq = 0
+        tq: bool = s.tree_lock_r != 0
+        if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
+            s.tree_wq = 1
+        else:
+            write_lock(s.tree_lock)
+    if tq:
+        with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
+            await_(s.tree_lock_r == 0)
+            s.tree_wq = 0
+            write_lock(s.tree_lock)
+    with atomic():  # [vgic-v3-its.c:611] p = radix_tree_delete(tree, vlpi); write_unlock(tree)
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         s.tree[vl - 1] = 0
+        write_unlock(s.tree_lock)
     if p == 0:
         spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:616]
         return 1
@@ -313,12 +321,18 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
         s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
         s.p_pristine[SLOT(pi)] = lockfree(1, UNPUBLISHED)
-    with atomic():  # [rwlock.c:83 queue_write_lock_slowpath] write_lock, queued: no writer holds or waits; set _QW_WAITING
+    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
-        s.tree_wq = 1  # from now on new readers wait behind this writer
-    with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
-        write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
-        s.tree_wq = 0
+        tq: bool = s.tree_lock_r != 0
+        if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
+            s.tree_wq = 1
+        else:
+            write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
+    if tq:
+        with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
+            await_(s.tree_lock_r == 0)
+            s.tree_wq = 0
+            write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
     with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:

@@ -74,7 +74,7 @@ def vgic_v3_lpi_to_pending(self, s, V: range(NV + 1)):
     lookup may sit at either end; what the split makes visible is a reader that is preempted
     while it holds the lock (a nested LPI handler on pCPU0, lpi.py)."""
     with atomic():  # [vgic-v3.c:1775] read_lock(tree) (waits behind a queued writer); radix_tree_lookup
-        await_(s.tree_wq == 0)
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         read_lock(s.tree_lock)
         found: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
     read_unlock(s.tree_lock)  # [vgic-v3.c:1777] read_unlock(&d->arch.vgic.pend_lpi_tree_lock)

@@ -44,6 +44,7 @@ FILES = {
     "entry.S": "xen/arch/arm/arm64/entry.S",
     "io.c": "xen/arch/arm/io.c",
     "rwlock.c": "xen/common/rwlock.c",
+    "rwlock.h": "xen/include/xen/rwlock.h",
     "hardware": "",  # not C: the device, the GIC or the guest
 }
 

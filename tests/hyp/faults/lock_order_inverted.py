@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
-from itsrace.engine.lang.process import atomic, await_, spin_lock_irqsave, spin_unlock_irqrestore
+from itsrace.engine.lang.process import (
+    atomic,
+    await_,
+    spin_lock_irqsave,
+    spin_unlock_irqrestore,
+    write_lock,
+    write_unlock,
+)
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import NC, ND, NE, NPC, NPTR, NV
 from itsrace.xen.its_cmds import gicv3_remove_guest_event, itte_vcpu, vgic_init_pending_irq_invalid
@@ -25,14 +32,22 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     if vc >= NC or vl == 0:
         return 1
     spin_lock_irqsave(s.vgic_lock[vc])
-    with atomic():  # write_lock, queued (common/rwlock.c:63): no writer holds or waits; set _QW_WAITING
+    with atomic():  # write_lock (xen/rwlock.h _write_lock): no reader in, so take it at once; else queue
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
-        s.tree_wq = 1  # from now on new readers wait behind this writer
-    with atomic():  # write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
-        await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
-        s.tree_wq = 0
+        tq: bool = s.tree_lock_r != 0
+        if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
+            s.tree_wq = 1
+        else:
+            write_lock(s.tree_lock)
+    if tq:
+        with atomic():  # the readers have left: _QW_WAITING -> _QW_LOCKED (common/rwlock.c:94-96)
+            await_(s.tree_lock_r == 0)
+            s.tree_wq = 0
+            write_lock(s.tree_lock)
+    with atomic():  # p = radix_tree_delete(tree, vlpi); write_unlock(tree)
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         s.tree[vl - 1] = 0
+        write_unlock(s.tree_lock)
     if p == 0:
         spin_unlock_irqrestore(s.vgic_lock[vc])
         return 1

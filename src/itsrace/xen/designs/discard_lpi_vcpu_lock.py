@@ -17,6 +17,8 @@ from itsrace.engine.lang.process import (
     lockfree,
     spin_lock_irqsave,
     spin_unlock_irqrestore,
+    write_lock,
+    write_unlock,
 )
 from itsrace.hyp.design import Design
 from itsrace.xen.consts import NC, ND, NE, NPC, NPTR, NV
@@ -45,14 +47,22 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
     if vc >= NC:  # INVALID_VCPU_ID: already discarded
         return 1
     spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607]
-    with atomic():  # [rwlock.c:83 queue_write_lock_slowpath] write_lock, queued: no writer holds or waits; set _QW_WAITING
+    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
-        s.tree_wq = 1  # from now on new readers wait behind this writer
-    with atomic():  # write_lock(tree); p = radix_tree_delete(tree, vlpi); write_unlock(tree)
-        await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
-        s.tree_wq = 0
+        tq: bool = s.tree_lock_r != 0
+        if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
+            s.tree_wq = 1
+        else:
+            write_lock(s.tree_lock)
+    if tq:
+        with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
+            await_(s.tree_lock_r == 0)
+            s.tree_wq = 0
+            write_lock(s.tree_lock)
+    with atomic():  # p = radix_tree_delete(tree, vlpi); write_unlock(tree)
         p: range(NPTR) = tree_ptr(s.tree, s.p_gen, vl)
         s.tree[vl - 1] = 0
+        write_unlock(s.tree_lock)
     if p == 0:
         spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:616]
         return 1

@@ -28,8 +28,8 @@ DESIGN = Design(
 def vgic_vcpu_inject_lpi(self, s, cpu: range(NPC), V: range(1, NV + 1)):
     """vgic_vcpu_inject_lpi with the first lookup and the read of lpi_vcpu_id in one read-side
     critical section of pend_lpi_tree_lock."""
-    with atomic():  # [gic-v3-lpi.c:146] read_lock(tree); p = radix_tree_lookup; vcpu_id = p->lpi_vcpu_id; read_unlock(tree)
-        await_(s.tree_wq == 0)
+    with atomic():  # read_lock(tree) (waits behind a queued writer); p = radix_tree_lookup; vcpu_id = p->lpi_vcpu_id
+        await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         read_lock(s.tree_lock)
         r: range(NPTR) = tree_ptr(s.tree, s.p_gen, V)
         vid: range(NC + 1) = NC

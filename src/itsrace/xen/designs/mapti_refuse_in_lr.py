@@ -82,12 +82,18 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
         s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
         s.p_pristine[SLOT(pi)] = lockfree(1, UNPUBLISHED)
-    with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
+    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
-        s.tree_wq = 1  # from now on new readers wait behind this writer
-    with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
-        write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
-        s.tree_wq = 0
+        tq: bool = s.tree_lock_r != 0
+        if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
+            s.tree_wq = 1
+        else:
+            write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
+    if tq:
+        with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
+            await_(s.tree_lock_r == 0)
+            s.tree_wq = 0
+            write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0
         if ok:

@@ -80,13 +80,21 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:616]
         return 1
     if not in_lr:
-        with atomic():  # [vgic-v3-its.c:611] in no LR: retire now (radix_tree_delete)
+        with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
             await_(s.tree_lock_w == 0 and s.tree_wq == 0)
-            s.tree_wq = 1  # from now on new readers wait behind this writer
+            tq: bool = s.tree_lock_r != 0
+            if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
+                s.tree_wq = 1
+            else:
+                write_lock(s.tree_lock)
+        if tq:
+            with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
+                await_(s.tree_lock_r == 0)
+                s.tree_wq = 0
+                write_lock(s.tree_lock)
         with atomic():  # in no LR: retire now (radix_tree_delete)
-            await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
-            s.tree_wq = 0
             s.tree[vl - 1] = 0
+            write_unlock(s.tree_lock)
         gic_remove_irq_from_queues(self, s, vc, pt)
         vgic_init_pending_irq_invalid(self, s, pt)
     spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:625]
@@ -223,12 +231,18 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_enabled[SLOT(pi)] = lockfree(s.prop_en[V - 1], UNPUBLISHED)
         s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
         s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
-    with atomic():  # [vgic-v3-its.c:785] radix_tree_insert: -EEXIST if another event maps V
+    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
-        s.tree_wq = 1  # from now on new readers wait behind this writer
-    with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
-        write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
-        s.tree_wq = 0
+        tq: bool = s.tree_lock_r != 0
+        if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
+            s.tree_wq = 1
+        else:
+            write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
+    if tq:
+        with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
+            await_(s.tree_lock_r == 0)
+            s.tree_wq = 0
+            write_lock(s.tree_lock)  # [vgic-v3-its.c:784]
     with atomic():  # radix_tree_insert: -EEXIST if another event maps V
         ok: bool = s.tree[V - 1] == 0 or s.tree[V - 1] == SLOT(pi) + 1  # re-mapping the tagged object itself
         if ok:
@@ -326,12 +340,19 @@ def its_cleanup_lpi(self, s, v: range(NC), i: range(NL + 1), p: range(NPTR)):
         gone: bool = s.p_unmapped[SLOT(p)]
     if not gone:  # MAPTI re-mapped it meanwhile: only the old LR instance is retired
         return
-    with atomic():  # [patch] write_lock(tree); radix_tree_delete; vgic_init_pending_irq(p, INVALID_LPI)
+    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
-        s.tree_wq = 1  # from now on new readers wait behind this writer
+        tq: bool = s.tree_lock_r != 0
+        if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
+            s.tree_wq = 1
+        else:
+            write_lock(s.tree_lock)
+    if tq:
+        with atomic():  # [rwlock.c:95 queue_write_lock_slowpath] the readers have left: _QW_WAITING -> _QW_LOCKED
+            await_(s.tree_lock_r == 0)
+            s.tree_wq = 0
+            write_lock(s.tree_lock)
     with atomic():  # write_lock(tree); radix_tree_delete; vgic_init_pending_irq(p, INVALID_LPI)
-        await_(s.tree_lock_w == 0 and s.tree_lock_r == 0)
-        s.tree_wq = 0
         check(s.p_alive[SLOT(p)] == 1, "use-after-free")
         if s.p_irq[SLOT(p)] != 0 and s.tree[s.p_irq[SLOT(p)] - 1] == SLOT(p) + 1:
             s.tree[s.p_irq[SLOT(p)] - 1] = 0
@@ -349,3 +370,4 @@ def its_cleanup_lpi(self, s, v: range(NC), i: range(NL + 1), p: range(NPTR)):
                     s.p_alive[SLOT(p) // NE * NE + e] = 0
                     s.p_gen[SLOT(p) // NE * NE + e] = 1 - s.p_gen[SLOT(p) // NE * NE + e]
                 s.free_pending[SLOT(p) // NE] = 0
+        write_unlock(s.tree_lock)
