@@ -165,7 +165,7 @@ def test_a_deadlock_names_the_waiter_the_lock_and_where_it_was_taken() -> None:
 
 def test_a_step_shows_the_pointer_its_own_function_sets(uaf: tuple[Story, Any]) -> None:
     story, _trace = uaf
-    delete = next(st for st in story.steps if st.c_where == "vgic-v3-its.c:610")  # radix_tree_delete
+    delete = next(st for st in story.steps if st.c_where == "vgic-v3-its.c:611")  # radix_tree_delete
     pointers = [c for c in delete.changes if c.split(" = ")[0] in ("p", "r", "n", "found")]
     assert pointers == ["p = &dev0.pend_irqs[0] (generation 0)"]  # not the callee's r bound here
     lookup = next(st for st in story.steps if st.function == "vgic_v3_lpi_to_pending")

@@ -29,6 +29,7 @@ FILES: dict[str, str] = {short: f"{REPO}/{commit}/{path}#L{{line}}" for short, (
 FILES.update({
     "vgic.h": "",  # not read at the modelled commit (docs/kvm-model-map.md)
     "arm.c": "",  # kvm_arch_vcpu_ioctl_run: not read
+    "vgic-mmio.c": "",  # dispatch_mmio_write: not read
     "device": "",  # not C: the device, the VMM or the guest
     "hardware": "",
 })
@@ -71,6 +72,12 @@ FUNCTIONS: dict[str, tuple[str, str, int]] = {
     "vgic_its_trigger_msi": ("vgic_its_trigger_msi", "its.c", 680),
     # ITS commands (its_cmds.py, vcpu.py)
     "vgic_mmio_write_its_cwriter": ("vgic_mmio_write_its_cwriter", "its.c", 1562),
+    "vgic_its_process_commands": ("vgic_its_process_commands", "its.c", 1526),
+    "vgic_its_cmd_handle_movall": ("vgic_its_cmd_handle_movall", "its.c", 1358),
+    # guest register writes (docs/kvm-model-map.md)
+    "dispatch_mmio_write": ("dispatch_mmio_write", "vgic-mmio.c", 0),
+    "vgic_mmio_write_v3r_ctlr": ("vgic_mmio_write_v3r_ctlr", "mmio-v3.c", 285),
+    "vgic_mmio_write_its_ctlr": ("vgic_mmio_write_its_ctlr", "its.c", 1720),
     "vgic_its_handle_command": ("vgic_its_handle_command", "its.c", 1408),
     "its_free_ite": ("its_free_ite", "its.c", 758),
     "vgic_its_cmd_handle_discard": ("vgic_its_cmd_handle_discard", "its.c", 797),

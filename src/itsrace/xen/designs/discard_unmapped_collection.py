@@ -48,7 +48,7 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         if vc >= NC:
             return 1
     spin_lock_irqsave(s.vgic_lock[vc])  # [vgic-v3-its.c:607]
-    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
+    with atomic():  # [vgic-v3-its.c:610] write_lock(tree): no reader in, so take it at once (_write_lock, rwlock.h:124); else queue behind the readers
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         tq: bool = s.tree_lock_r != 0
         if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it

@@ -80,7 +80,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
         s.p_pristine[SLOT(pi)] = lockfree(1, UNPUBLISHED)
     local_irq_disable()  # [vgic-v3-its.c:784] write_lock_irqsave: no LPI handler can spin on the lock we hold
-    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
+    with atomic():  # [vgic-v3-its.c:784] write_lock(tree): no reader in, so take it at once (_write_lock, rwlock.h:124); else queue behind the readers
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         tq: bool = s.tree_lock_r != 0
         if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it

@@ -85,7 +85,7 @@ def its_discard_event(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE)):
         spin_unlock_irqrestore(s.vgic_lock[vc])  # [vgic-v3-its.c:616]
         return 1
     if not in_lr:
-        with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
+        with atomic():  # [vgic-v3-its.c:610] write_lock(tree): no reader in, so take it at once (_write_lock, rwlock.h:124); else queue behind the readers
             await_(s.tree_lock_w == 0 and s.tree_wq == 0)
             tq: bool = s.tree_lock_r != 0
             if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
@@ -251,7 +251,7 @@ def its_handle_mapti(self, s, cpu: range(NPC), dev: range(ND), ev: range(NE), V:
         s.p_enabled[SLOT(pi)] = lockfree(s.prop_en[V - 1], UNPUBLISHED)
         s.p_lpiprio[SLOT(pi)] = lockfree(s.prop_prio[V - 1], UNPUBLISHED)
         s.p_vcpu[SLOT(pi)] = lockfree(vc, UNPUBLISHED)
-    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
+    with atomic():  # [vgic-v3-its.c:784] write_lock(tree): no reader in, so take it at once (_write_lock, rwlock.h:124); else queue behind the readers
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         tq: bool = s.tree_lock_r != 0
         if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
@@ -354,7 +354,7 @@ def its_cleanup_lpi(self, s, v: range(NC), i: range(NL + 1), p: range(NPTR)):
         s.p_infl[SLOT(p)] = 0
         s.p_lrq[SLOT(p)] = 0
         s.p_queued[SLOT(p)] = 0
-    with atomic():  # [rwlock.h:124 _write_lock] write_lock: no reader in, so take it at once (cmpxchg 0 -> _QW_LOCKED); else queue
+    with atomic():  # [patch] write_lock(tree): no reader in, so take it at once (_write_lock, rwlock.h:124); else queue behind the readers
         await_(s.tree_lock_w == 0 and s.tree_wq == 0)
         tq: bool = s.tree_lock_r != 0
         if tq:  # queue_write_lock_slowpath (common/rwlock.c:63): _QW_WAITING, new readers wait behind it
