@@ -62,7 +62,7 @@ def test_replay_defaults_to_the_per_cpu_view_in_c_terms(hyp_trace: Path, capsys:
     code, out, _ = run(["replay", str(hyp_trace)], capsys)
     assert code == 0
     flat = re.sub(r"[\s|]+", " ", out)  # the failing step's cell, unwrapped
-    assert "pCPU1 (vCPU0)" in out and "vgic-v3-its.c:607" in out and "it was freed at step 22" in flat
+    assert "pCPU1 (vCPU0)" in out and "vgic-v3-its.c:607" in out and "it was freed at step 25" in flat
 
 
 @pytest.mark.parametrize("style", ["timeline", "steps", "compact"])
