@@ -53,7 +53,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--design", default=DEFAULT_DESIGN, metavar="NAME|FILE.py",
                         help=f"design to check (default {DEFAULT_DESIGN}; see 'itsrace list designs')")
     parser.add_argument("--scenario", metavar="NAME|FILE.toml",
-                        help="scenario to check (default: every shipped scenario; see 'itsrace list scenarios')")
+                        help="scenario to check (default: every shipped scenario but the wide universes; see "
+                             "'itsrace list scenarios')")
+    parser.add_argument("--wide", action="store_true",
+                        help="without --scenario: the wide universes too (guest-wide, guest-2vcpu: millions of "
+                             "states, a minute or more each)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (a list without --scenario)")
     parser.add_argument("--trace-out", metavar="FILE", help="save the shortest counterexample as a JSON trace")
     parser.add_argument("--trace-style", choices=TRACE_STYLES, default="cpu",
@@ -181,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
     limits = _limits(args)
     if args.scenario is None:
         return _run_table(args, limits)
+    if args.wide:
+        raise UsageError("--wide adds the wide universes to the table of every scenario; with --scenario, name one")
     from itsrace.cli.render import check_writable
 
     if args.html:
@@ -252,7 +258,7 @@ def write_html(path: str, design: Any, scenario: Any, model: Any, result: Any) -
 
 def _run_table(args: argparse.Namespace, limits: Any) -> int:
     from itsrace.cli.render import ProgressLine, print_lines, progress_for
-    from itsrace.hyp.scenario import load_named, scenario_names
+    from itsrace.hyp.scenario import default_scenario_names, load_named, scenario_names
 
     for flag, given in (("--trace-out", args.trace_out), ("--html", args.html), ("--coverage", args.coverage)):
         if given:
@@ -260,7 +266,7 @@ def _run_table(args: argparse.Namespace, limits: Any) -> int:
             raise UsageError(f"{flag} needs --scenario{hint}")
     design = load_design(args.design)
     rows: list[dict[str, Any]] = []
-    names = scenario_names()
+    names = scenario_names() if args.wide else default_scenario_names()
     if not args.json:
         print(f"design {design.name}: {design.summary}")
         print(f"{'scenario':28} {'verdict':13} {'states':>9} {'seconds':>8}  violated properties")

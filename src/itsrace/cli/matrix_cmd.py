@@ -50,7 +50,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--designs", default="all", metavar="A,B|all",
                         help="designs (names or .py files), comma-separated (default: every shipped design)")
     parser.add_argument("--scenarios", default="all", metavar="X,Y|all",
-                        help="scenarios (names or .toml files), comma-separated (default: every shipped scenario)")
+                        help="scenarios (names or .toml files), comma-separated (default: every shipped scenario "
+                             "but the wide universes)")
+    parser.add_argument("--wide", action="store_true",
+                        help="with --scenarios all: the wide universes too (guest-wide, guest-2vcpu: millions "
+                             "of states, minutes per design)")
     parser.add_argument("--json", action="store_true", help="print the cells as a JSON list")
     parser.add_argument("--html", metavar="FILE",
                         help="also write a self-contained HTML report: the matrix, each failing cell linked to "
@@ -73,10 +77,20 @@ def selection(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     in a worker halfway through)."""
     from itsrace.catalog import DESIGNS
     from itsrace.cli.check_cmd import load_design
-    from itsrace.hyp.scenario import ScenarioError, load_scenario, scenario_names
+    from itsrace.hyp.scenario import (
+        ScenarioError,
+        default_scenario_names,
+        load_scenario,
+        scenario_names,
+    )
 
     designs = list(DESIGNS) if args.designs == "all" else _split(args.designs)
-    scenarios = scenario_names() if args.scenarios == "all" else _split(args.scenarios)
+    if args.scenarios == "all":
+        scenarios = scenario_names() if args.wide else default_scenario_names()
+    elif args.wide:
+        raise UsageError("--wide adds the wide universes to --scenarios all; name them in --scenarios instead")
+    else:
+        scenarios = _split(args.scenarios)
     for d in designs:
         load_design(d)
     for s in scenarios:

@@ -14,6 +14,7 @@ format, with every key (only ``name`` is required)::
     name = "discard-vs-lpi"
     summary = "one line for the verdict table and 'itsrace list scenarios'"
     description = '''what interleaving the scenario is about'''
+    wide = false         # true: a wide universe, run only when named or with --wide
 
     [topology]
     vcpus = 1            # 1..2
@@ -235,6 +236,7 @@ class Scenario:
     name: str
     summary: str = ""
     description: str = ""
+    wide: bool = False  # a wide universe (millions of states): checked only when asked for (--wide)
     topology: Topology = field(default_factory=Topology)
     setup: tuple[Command | LrStep, ...] = ()
     scripts: tuple[tuple[Batch, ...], ...] = ()  # per vCPU: the CWRITER writes, in order
@@ -379,7 +381,7 @@ def _strings(value: Any, where: str) -> list[str]:
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Build and validate a :class:`Scenario` from parsed TOML."""
     src = Path(source).name if source and not source.startswith("<") else source
-    known_top = {"name", "summary", "description", "topology", "setup", "guest", "devices", "bounds"}
+    known_top = {"name", "summary", "description", "wide", "topology", "setup", "guest", "devices", "bounds"}
     extra = sorted(set(data) - known_top)
     if extra:
         raise ScenarioError(f"{src}: unknown key(s) {', '.join(extra)} (known: {', '.join(sorted(known_top))})")
@@ -389,6 +391,9 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
     for key in ("summary", "description"):
         if not isinstance(data.get(key, ""), str):
             raise ScenarioError(f"{src}: '{key}' must be a string")
+    wide = data.get("wide", False)
+    if not isinstance(wide, bool):
+        raise ScenarioError(f"{src}: 'wide' must be true or false")
 
     t = _table(data, "topology", src)
     where = f"{src}: [topology]"
@@ -490,6 +495,7 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
 
     return Scenario(
         name=name, summary=str(data.get("summary", "")), description=str(data.get("description", "")).strip(),
+        wide=wide,
         topology=topo, setup=setup, scripts=tuple(scripts), universe=tuple(universe),
         max_commands=max_commands, universe_vcpus=tuple(uv_raw), rewrites=rewrites, msis=tuple(msis), exits=exits,
         source=source, thread_msis=tuple(thread_msis),
@@ -525,6 +531,13 @@ def scenario_names() -> list[str]:
     names = list(_named_files())
     first = [n for n in THREAD_ORDER if n in names]
     return first + sorted(n for n in names if n not in first)
+
+
+def default_scenario_names() -> list[str]:
+    """The shipped scenarios ``itsrace check`` and ``itsrace matrix`` run by default: every one but
+    the wide universes (``wide = true``: millions of states each, minutes per design), which run
+    when named or with ``--wide``."""
+    return [n for n in scenario_names() if not load_named(n).wide]
 
 
 def load_named(name: str) -> Scenario:
