@@ -9,6 +9,7 @@ import pytest
 from itsrace.hyp.scenario import (
     THREAD_ORDER,
     ScenarioError,
+    load_named,
     load_scenario,
     scenario_from_dict,
     scenario_names,
@@ -98,3 +99,13 @@ def test_lr_setup_must_target_the_collections_vcpu() -> None:
         "MAPD dev=0", "MAPC col=0 vcpu=0", "MAPTI dev=0 ev=0 lpi=0 col=0", "LR vcpu=1 lpi=0"]}})
     with pytest.raises(ScenarioError, match="targets vCPU 0, not 1"):
         build_model(get_design("xen-4.10"), sc)
+
+
+def test_the_wide_universes_run_only_when_asked_for() -> None:
+    """check and matrix skip the wide universes unless named or --wide (minutes per design)."""
+    from itsrace.hyp.scenario import default_scenario_names
+
+    wide = {n for n in scenario_names() if load_named(n).wide}
+    assert wide == {"guest-wide", "guest-2vcpu"}
+    assert default_scenario_names() == [n for n in scenario_names() if n not in wide]
+    assert not load_named("guest").wide

@@ -37,7 +37,9 @@ from itsrace.xen.srcmap import TREE, locate, split_annotation
 LR_STATES = ("invalid", "pending", "active", "pending+active")
 # the checker's own records (ghosts) and the scenario's bounds: not Xen state
 GHOSTS = re.compile(r"^(lr_own|lr_gen|trig|msi_v|owed|gv_lpi|gv_dev|gv_dirty|dev_gone|dt_cur|dt_old|dt_soon|ce_snap|msi_left|exits_left|"
-                    r"cmd_next)\[|^cmds_left$")
+                    r"cmd_next|rw_left)\[|^(cmds_left|gv_wild)$")
+# an LPI handler's process: "pCPU0:irq", or "pCPU0:irq0", "pCPU0:irq1" when handlers nest (lpi_nesting = 2)
+HANDLER = re.compile(r":irq\d*$")
 CONTROL = re.compile(r"^(pc_|irqs_off|in_irq)")
 LOCK_CALL = re.compile(r"^(spin_lock|spin_unlock|read_lock|read_unlock|write_lock|write_unlock|local_irq)")
 POINTER_DECL = re.compile(r"\b(\w+): range\(NPTR\)")
@@ -201,6 +203,13 @@ class Decoder:
             return f"{name}: {self.owner(value)}"
         if var == "tree_lock_r":
             return f"pend_lpi_tree_lock: {value} reader(s)"
+        if var == "its_enabled":
+            return "its->enabled = " + ("true" if value else "false (GITS_CTLR.Enabled cleared)")
+        if var == "cmd_pend":
+            return "its->cwriter " + ("ahead of its->creadr: commands queued" if value else "== its->creadr")
+        if var == "tree_wq":
+            return "pend_lpi_tree_lock: " + ("a writer is queued (_QW_WAITING): new readers wait" if value
+                                             else "no writer queued")
         if var == "lr_virq":
             return f"v{i0} LR{idx[1]}.vINTID = " + (self.vlpi(value) if value else "0")
         if var == "lr_state":
@@ -279,8 +288,9 @@ def lane_of(step: TraceStep, dec: Decoder) -> tuple[str, str]:
             v = int(m.group(1))
             return (f"pCPU{dec.vcpu_pcpus[v]}" if v < len(dec.vcpu_pcpus) else GUEST), f"guest on v{v}"
         return GUEST, "device" if step.label.startswith("device_") else "guest"
-    if proc.endswith(":irq"):
-        return proc.split(":")[0], "LPI handler (IRQ)"
+    if HANDLER.search(proc):
+        nested = proc[-1].isdigit() and proc[-1] != "0"
+        return proc.split(":")[0], "nested LPI handler (IRQ)" if nested else "LPI handler (IRQ)"
     return dec.cpu_of(proc), proc
 
 
@@ -480,7 +490,7 @@ def _deadlock_provenance(trace: Trace, story: Story, dec: Decoder) -> None:
         taken = next((i for i in range(len(trace.steps) - 1, -1, -1)
                       if trace.steps[i].changes.get(k, [0, 0])[1] == holder), None)
         what = (dec.decode(k, holder) or k).split(":")[0]
-        who = dec.cpu_of(name) + (" (LPI handler)" if name.endswith(":irq") else f" ({name})")
+        who = dec.cpu_of(name) + (" (LPI handler)" if HANDLER.search(name) else f" ({name})")
         func = label.split(":", 1)[0]
         line = f"{who} waits in {func} for {what}, {dec.owner(holder)}"
         if taken is not None:
