@@ -74,7 +74,14 @@ from itsrace.kvm.its_cmds import (
     vgic_its_cmd_handle_movall,
     vgic_its_cmd_handle_movi,
 )
-from itsrace.kvm.properties import ce_code, cmd_rejected, pending_at, soon_targets, table_target, target_ok
+from itsrace.kvm.properties import (
+    ce_code,
+    cmd_rejected,
+    pending_at,
+    soon_targets,
+    table_target,
+    target_ok,
+)
 from itsrace.kvm.vgic import kvm_vgic_flush_hwstate, kvm_vgic_sync_hwstate, vgic_flush_pending_lpis
 
 

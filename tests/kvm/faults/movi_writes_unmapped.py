@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from itsrace.engine.lang.process import atomic
 from itsrace.hyp.design import Design
+from itsrace.kvm.cache import vgic_its_invalidate_cache
 from itsrace.kvm.consts import NC, NCOL, ND, NE, NO
 from itsrace.kvm.its_cmds import update_affinity
-from itsrace.kvm.cache import vgic_its_invalidate_cache
 
 DESIGN = Design("fault:movi-writes-unmapped", base="kvm",
                 summary="MOVI sets ite->collection before it checks that both collections are mapped")
