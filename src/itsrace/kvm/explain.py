@@ -33,7 +33,7 @@ from itsrace.hyp.story import GUEST, Story, StoryStep, mark_undelivered
 from itsrace.kvm.srcmap import TREE, locate
 
 LR_STATES = ("invalid", "pending", "active", "pending+active")
-GHOSTS = re.compile(r"^(lr_own|trig|msi_v|owed|gv_lpi|gv_col|gv_dev|gv_dirty|dev_gone|msi_left|exits_left|"
+GHOSTS = re.compile(r"^(lr_own|ce_snap|trig|msi_v|owed|gv_lpi|gv_col|gv_dev|gv_dirty|dev_gone|msi_left|exits_left|"
                     r"cmd_next)\[|^cmds_left$")
 CONTROL = re.compile(r"^(pc_|irqs_off|in_irq)")
 LOCK_CALL = re.compile(r"^(spin_lock|spin_unlock|ap_list_lock|ap_list_unlock|local_irq)")

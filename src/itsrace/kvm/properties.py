@@ -15,11 +15,16 @@ from itsrace.hyp.lang import final, invariant, pure
 from itsrace.kvm.consts import (
     BATCH,
     BATCH_LEN,
+    CLEAR,
     CMD_A,
     CMD_B,
     CMD_C,
     CMD_D,
     CMD_OP,
+    DISCARD,
+    INT,
+    INV,
+    INVALL,
     MAPC,
     MAPTI,
     MOVI,
@@ -31,6 +36,7 @@ from itsrace.kvm.consts import (
     NO,
     NPOOL,
     NQ,
+    NV,
     SCRIPT_LEN,
 )
 
@@ -79,6 +85,60 @@ def soon_targets(act: int, b: int, gv_lpi: tuple[int, ...], gv_col: tuple[int, .
 def target_ok(v: int, cur: int, old: int, table: int, soon: tuple[tuple[int, ...], ...], V: int) -> bool:
     """Delivering ``V`` on vCPU ``v`` is allowed (see the Xen model's ``target_ok``)."""
     return v == cur or v == table or (old >> v) & 1 == 1 or any((m[V - 1] >> v) & 1 == 1 for m in soon)
+
+
+# -- command-error (the same statement as the Xen model's, docs/hyp-model.md) ---------------------------
+@pure
+def ce_code(q: int, ite: tuple[int, ...], ite_irq: tuple[int, ...], ite_col: tuple[int, ...],
+            col_target: tuple[int, ...], cache: tuple[int, ...], o_alive: tuple[int, ...],
+            o_target: tuple[int, ...]) -> int:
+    """``command-error``: what the guest can see of event ``q`` in KVM's tables, as one number:
+    its ITE (the INTID, 0 if there is no ITE or it holds no irq yet), the ITE's collection
+    (``NCOL``: none, or NULL after MAPC V=0) and that collection's ``target_addr`` (``NC``: not
+    mapped); and how an MSI of the event is translated now: the ``vgic_irq`` it reaches (the
+    translation cache's entry if there is one, as ``vgic_its_check_cache`` would find it, else the
+    ITE's ``irq``, as ``vgic_its_resolve_lpi`` would), by its INTID, and that irq's
+    ``target_vcpu`` (``NC``: NULL or freed). A coherent cache entry is the ITE's own irq, so an
+    MSI caching its translation, or an invalidation, changes nothing here."""
+    itv = (ite_irq[q] - 1) // NPOOL + 1 if ite[q] and ite_irq[q] else 0
+    c = ite_col[q] if ite[q] else NCOL
+    tc = col_target[c] if c < NCOL else NC
+    m = cache[q]
+    if m == 0 and ite[q]:
+        m = ite_irq[q]
+    mv = (m - 1) // NPOOL + 1 if m else 0
+    mt = o_target[m - 1] if m and o_alive[m - 1] else NC
+    return (((itv * (NCOL + 1) + c) * (NC + 1) + tc) * (NV + 1) + mv) * (NC + 1) + mt
+
+
+def ce_codes(K: dict[str, int]) -> int:
+    """How many values :func:`ce_code` can take for the scenario's sizes ``K``."""
+    return (K["NV"] + 1) * (K["NCOL"] + 1) * (K["NC"] + 1) * (K["NV"] + 1) * (K["NC"] + 1)
+
+
+@pure
+def cmd_rejected(cmd: int, snap: tuple[int, ...], dev: tuple[int, ...], col_target: tuple[int, ...]) -> bool:
+    """``command-error``: does the architecture reject command ``cmd``, judged from the tables as
+    they were when it was issued (``snap``, the codes of :func:`ce_code`)? MAPTI on an unmapped
+    device (MAPTI_UNMAPPED_DEVICE); DISCARD, MOVI, INT, CLEAR, INV of an event with no ITE
+    (*_UNMAPPED_INTERRUPT); MOVI from or to an unmapped collection (MOVI_UNMAPPED_COLLECTION);
+    INVALL of an unmapped collection (INVALL_UNMAPPED_COLLECTION). A MAPTI of an event already
+    mapped is UNPREDICTABLE, not rejected; KVM's extra refusals (DISCARD, INT of an event whose
+    collection is unmapped) are not required to be errors, so they are not checked."""
+    op = CMD_OP[cmd]
+    if op == MAPTI:
+        return not dev[CMD_A[cmd]]
+    if op == INVALL:
+        return col_target[CMD_A[cmd]] >= NC
+    if op in (DISCARD, MOVI, INT, CLEAR, INV):
+        ite_part = snap[CMD_A[cmd] * NE + CMD_B[cmd]] // ((NV + 1) * (NC + 1))  # (itv * (NCOL+1) + c) * (NC+1) + tc
+        tc = ite_part % (NC + 1)
+        itv = ite_part // (NC + 1) // (NCOL + 1)
+        if itv == 0:
+            return True
+        if op == MOVI:
+            return tc >= NC or col_target[CMD_C[cmd]] >= NC
+    return False
 
 
 @pure

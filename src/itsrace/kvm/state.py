@@ -31,6 +31,7 @@ from typing import Any
 from itsrace.engine import Model
 from itsrace.hyp.lang import setup
 from itsrace.hyp.scenario import LR_ACTIVE_STATE, Command, LrStep, Scenario, ScenarioError
+from itsrace.kvm.properties import ce_codes
 
 #: vgic.c's header comment (the modelled commit): cmd_lock -> its_lock -> lpi_xa.xa_lock ->
 #: ap_list_lock (two of them in vcpu_id order) -> irq_lock. kvm->lock, vcpu->mutex and
@@ -109,6 +110,7 @@ def declare(m: Model, K: dict[str, Any], init: dict[str, Any]) -> None:
     var("dt_cur", range(NC + 1), NV, "ghost: the INTID's target vCPU when the last command completed (NC: none)")
     var("dt_old", range(1 << NC), NV, "ghost: earlier targets (bit per vCPU) that may still get one delivery")
     var("dt_soon", range(1 << NC), (NC, NV), "ghost: targets the commands this vCPU wrote and KVM has not completed give")
+    var("ce_snap", range(ce_codes(K)), NQ, "ghost: what the guest could see of each event when the last command completed")
     # lockset: arm_vgic.h, struct vgic_irq: "raw_spinlock_t irq_lock; /* Protects the content
     # of the struct */". refcount is a refcount_t (atomic by type) and not declared here.
     # Lock-free accesses the code makes on purpose are marked lockfree() where they happen.
@@ -122,7 +124,7 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
     """Every variable's value before the scenario's setup steps: nothing mapped, the ITS and
     every redistributor's LPIs enabled (the guest did that before its first command)."""
     NC, NL, ND, NQ, NV, NCOL, NO = (K[k] for k in ("NC", "NL", "ND", "NQ", "NV", "NCOL", "NO"))
-    return {
+    s: dict[str, Any] = {
         "o_alive": [0] * NO, "o_ref": [0] * NO, "o_pending": [0] * NO, "o_enabled": [0] * NO, "o_prio": [0] * NO,
         "o_active": [0] * NO, "o_target": [0] * NO, "o_vcpu": [0] * NO, "xa": [0] * NV,
         "its_enabled": 1, "dev": [0] * ND, "ite": [0] * NQ, "ite_irq": [0] * NQ, "ite_col": [NCOL] * NQ,
@@ -135,6 +137,25 @@ def initial_vars(sc: Scenario, K: dict[str, Any]) -> dict[str, Any]:
         "cmd_pend": 0, "gv_lpis_en": [1] * NC, "gv_its_en": 1,
         "dt_cur": [NC] * NV, "dt_old": [0] * NV, "dt_soon": [[0] * NV for _ in range(NC)],
     }
+    resnap(s, K)
+    return s
+
+
+def resnap(s: dict[str, Any], K: dict[str, Any]) -> None:
+    """``ce_snap`` (command-error) after a setup step: what the guest can see of each event (the
+    formula of :func:`itsrace.kvm.properties.ce_code`)."""
+    NC, NV, NCOL, NPOOL = K["NC"], K["NV"], K["NCOL"], K["NPOOL"]
+    snap = []
+    for q in range(K["NQ"]):
+        ite, irq = s["ite"][q], s["ite_irq"][q]
+        itv = (irq - 1) // NPOOL + 1 if ite and irq else 0
+        c = s["ite_col"][q] if ite else NCOL
+        tc = s["col_target"][c] if c < NCOL else NC
+        m = s["cache"][q] or (irq if ite else 0)
+        mv = (m - 1) // NPOOL + 1 if m else 0
+        mt = s["o_target"][m - 1] if m and s["o_alive"][m - 1] else NC
+        snap.append((((itv * (NCOL + 1) + c) * (NC + 1) + tc) * (NV + 1) + mv) * (NC + 1) + mt)
+    s["ce_snap"] = snap
 
 
 # -- setup steps: what a sequential, race-free run of KVM's code leaves --------------------------------
@@ -147,6 +168,7 @@ def setup_mapd(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> 
     if s["dev"][d]:
         raise ScenarioError(f"{where}: device {d} is already mapped")
     s["dev"][d] = s["gv_dev"][d] = 1
+    resnap(s, K)
 
 
 @setup
@@ -157,6 +179,7 @@ def setup_mapc(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) -> 
     for q in range(K["NQ"]):  # ghost: the delivery target of what the collection maps
         if s["ite"][q] and s["ite_col"][q] == col and s["gv_lpi"][q]:
             s["dt_cur"][s["gv_lpi"][q] - 1] = s["col_target"][col]
+    resnap(s, K)
 
 
 @setup
@@ -197,6 +220,7 @@ def setup_mapti(s: dict[str, Any], K: dict[str, Any], c: Command, where: str) ->
     s["gv_lpi"][q] = V
     s["gv_col"][q] = col
     s["dt_cur"][lpi] = s["col_target"][col]
+    resnap(s, K)
 
 
 @setup
@@ -231,3 +255,4 @@ def setup_lr(s: dict[str, Any], K: dict[str, Any], step: LrStep, where: str) -> 
     # the trigger was delivered to an LR; if the guest has not taken it yet it is still owed
     s["trig"][V - 1] = int(not active)
     s["owed"][q] = int(not active)
+    resnap(s, K)

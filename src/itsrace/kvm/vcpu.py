@@ -74,7 +74,14 @@ from itsrace.kvm.its_cmds import (
     vgic_its_cmd_handle_movall,
     vgic_its_cmd_handle_movi,
 )
-from itsrace.kvm.properties import pending_at, soon_targets, table_target, target_ok
+from itsrace.kvm.properties import (
+    ce_code,
+    cmd_rejected,
+    pending_at,
+    soon_targets,
+    table_target,
+    target_ok,
+)
 from itsrace.kvm.vgic import kvm_vgic_flush_hwstate, kvm_vgic_sync_hwstate, vgic_flush_pending_lpis
 
 
@@ -188,6 +195,14 @@ def vgic_its_process_commands(self, s, b: range(NBATCH)):
             cmd: range(NCMD) = BATCH[b][j]
             vgic_its_handle_command(self, s, cmd)
             with atomic():  # [its.c:1550 vgic_its_process_commands] its->creadr += ITS_CMD_SIZE: the command is consumed
+                # ghost (command-error): a command the architecture rejects changed nothing the guest
+                # can see (ce_snap: each event's view when the previous command completed)
+                check(not cmd_rejected(cmd, s.ce_snap, s.dev, s.col_target) or all(
+                    ce_code(q, s.ite, s.ite_irq, s.ite_col, s.col_target, s.cache, s.o_alive, s.o_target)
+                    == s.ce_snap[q] for q in range(NQ)), "command-error")
+                for q in range(NQ):
+                    s.ce_snap[q] = ce_code(q, s.ite, s.ite_irq, s.ite_col, s.col_target, s.cache, s.o_alive,
+                                           s.o_target)
                 # ghost: what the guest may now expect, from its own view of the commands it issued
                 if CMD_OP[cmd] == MAPD:
                     if CMD_B[cmd] == 1:
