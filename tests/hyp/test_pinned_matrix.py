@@ -4,7 +4,7 @@ states, transitions, verdict, violated properties and shortest counterexamples r
 
 In the default suite: the base model and kvm-refcount (the designs every other test leans on)
 on every scenario but the big ones; every other cell runs with ``--runslow``. The cells in
-``pin_matrix.UNPINNED`` (the KVM model on guest-2vcpu) are too big to pin.
+``pin_matrix.UNPINNED`` (the KVM model and its designs on the wide universes) are too big to pin.
 """
 
 from __future__ import annotations

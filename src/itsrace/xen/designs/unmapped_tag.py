@@ -381,6 +381,8 @@ def its_cleanup_lpi(self, s, v: range(NC), i: range(NL + 1), p: range(NPTR)):
         if s.free_pending[SLOT(p) // NE]:
             if not any(s.p_unmapped[SLOT(p) // NE * NE + e] for e in range(NE)):
                 for e in range(NE):
+                    # the deferred xfree is checked as the immediate one is (its_unmap_device)
+                    check(unreferenced(s.tree, s.p_infl, s.p_lrq, SLOT(p) // NE * NE + e), "free-while-referenced")
                     s.p_alive[SLOT(p) // NE * NE + e] = 0
                     s.p_gen[SLOT(p) // NE * NE + e] = 1 - s.p_gen[SLOT(p) // NE * NE + e]
                 s.free_pending[SLOT(p) // NE] = 0
