@@ -26,7 +26,7 @@ class Property:
 
 PROPERTIES: dict[str, Property] = {p.name: p for p in (
     Property("use-after-free", "assertion", "memory safety",
-             "no pointer into a freed pend_irqs array is dereferenced",
+             "no pointer to freed memory (a freed pend_irqs array, a released vgic_irq) is dereferenced",
              "MAPD V=0 xfree()s the device's pend_irqs; a CPU still holding a pointer (e.g. gicv3_do_LPI "
              "between its radix-tree lookup and reading lpi_vcpu_id) reads freed memory."),
     Property("use-after-reinit", "assertion", "memory safety",
