@@ -229,7 +229,8 @@ def test_auto_trial_that_found_a_violation_in_time_still_searches_to_the_end(
     auto = check(m, engine="auto", stop_on_violation=False, progress=False)
     assert trials and trials[0].violations, "the simulated trial must already have found a violation"
     assert auto.reason == "" and auto.stats.distinct_states == full.stats.distinct_states
-    assert auto.violated == full.violated
+    assert auto.stats.transitions == full.stats.transitions
+    assert auto.verdict == full.verdict and auto.violated == full.violated
 
 
 # -- what C refuses, and how it falls back ---------------------------------------------------------
